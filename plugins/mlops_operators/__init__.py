@@ -1,0 +1,1 @@
+"""Custom operators: thin adapters from Airflow context to :mod:`mlops` calls."""

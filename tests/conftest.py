@@ -29,27 +29,29 @@ def _free_port() -> int:
 MOTO_PORT = _free_port()
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="mlops-airflow-home-")
 
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AIRFLOW_HOME": _AIRFLOW_HOME,
-    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-    "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    "AIRFLOW__CORE__PARALLELISM": "4",
-    "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-    "AIRFLOW_CONN_AWS_DEFAULT": (
-        '{"conn_type": "aws", "login": "testing", "password": "testing", '
-        f'"extra": {{"endpoint_url": "http://127.0.0.1:{MOTO_PORT}", "region_name": "us-east-1"}}}}'
-    ),
-    "MLOPS_BUCKET": TEST_BUCKET,
-    "GX_ANALYTICS_ENABLED": "False",
-    "MPLBACKEND": "Agg",
-})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AIRFLOW_HOME": _AIRFLOW_HOME,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW_CONN_AWS_DEFAULT": (
+            '{"conn_type": "aws", "login": "testing", "password": "testing", '
+            f'"extra": {{"endpoint_url": "http://127.0.0.1:{MOTO_PORT}", "region_name": "us-east-1"}}}}'
+        ),
+        "MLOPS_BUCKET": TEST_BUCKET,
+        "GX_ANALYTICS_ENABLED": "False",
+        "MPLBACKEND": "Agg",
+    }
+)
 
 
 # ------------------------------------------------------------------ S3
@@ -101,8 +103,12 @@ def server_s3(moto_server):
 @pytest.fixture(scope="session")
 def airflow_db() -> str:
     """Migrate a throwaway SQLite metadata DB once per session."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
-                   capture_output=True, env=os.environ.copy())
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
     return _AIRFLOW_HOME
 
 

@@ -174,10 +174,14 @@ class DatasetConfig(_Section):
         names = [self.model.estimator] + list(self.model.ensemble.estimators if self.model.ensemble else [])
         for est in names:
             if est not in allowed:
-                raise ValueError(f"model.estimator {est!r} is not a {self.task} estimator; allowed: {list(allowed)}")
+                raise ValueError(
+                    f"model.estimator {est!r} is not a {self.task} estimator; allowed: {list(allowed)}"
+                )
         metrics = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
         if self.gate.primary_metric not in metrics:
-            raise ValueError(f"gate.primary_metric {self.gate.primary_metric!r} must be one of {list(metrics)}")
+            raise ValueError(
+                f"gate.primary_metric {self.gate.primary_metric!r} must be one of {list(metrics)}"
+            )
         for key in self.gate.thresholds:
             prefix, _, metric = key.partition("_")
             if prefix not in ("min", "max") or metric not in metrics:
@@ -252,7 +256,9 @@ def load_dataset_config(dataset: str | os.PathLike[str]) -> DatasetConfig:
     except yaml.YAMLError as err:
         raise ConfigError(f"Dataset config {path} is not valid YAML: {err}") from err
     if not isinstance(raw, dict):
-        raise ConfigError(f"Dataset config {path} must be a mapping at the top level, got {type(raw).__name__}.")
+        raise ConfigError(
+            f"Dataset config {path} must be a mapping at the top level, got {type(raw).__name__}."
+        )
     try:
         return DatasetConfig.model_validate(raw)
     except ValidationError as err:

@@ -29,10 +29,25 @@ if TYPE_CHECKING:
 #: Features the covariate-drift switch moves, and how.
 CREDIT_DRIFT_FEATURES = ("credit_score", "annual_income", "interest_rate", "debt_to_income")
 
-_PURPOSES = ["debt_consolidation", "credit_card", "home_improvement", "car", "medical", "small_business", "other"]
+_PURPOSES = [
+    "debt_consolidation",
+    "credit_card",
+    "home_improvement",
+    "car",
+    "medical",
+    "small_business",
+    "other",
+]
 _PURPOSE_P = [0.42, 0.22, 0.1, 0.1, 0.05, 0.04, 0.07]
-_PURPOSE_RISK = {"debt_consolidation": 0.1, "credit_card": 0.0, "home_improvement": -0.2, "car": -0.3,
-                 "medical": 0.3, "small_business": 0.6, "other": 0.2}
+_PURPOSE_RISK = {
+    "debt_consolidation": 0.1,
+    "credit_card": 0.0,
+    "home_improvement": -0.2,
+    "car": -0.3,
+    "medical": 0.3,
+    "small_business": 0.6,
+    "other": 0.2,
+}
 _HOME = ["rent", "mortgage", "own", "other"]
 _HOME_P = [0.45, 0.4, 0.13, 0.02]
 _HOME_RISK = {"rent": 0.25, "mortgage": -0.15, "own": -0.1, "other": 0.4}
@@ -76,7 +91,9 @@ def _rng(seed: int, day: date, salt: str = "") -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(f"{day.isoformat()}|{salt}".encode())])
 
 
-def _credit_pool(rng: np.random.Generator, n: int, drift: float, drift_features: tuple[str, ...]) -> pd.DataFrame:
+def _credit_pool(
+    rng: np.random.Generator, n: int, drift: float, drift_features: tuple[str, ...]
+) -> pd.DataFrame:
     import pandas as pd
 
     def shift(name: str) -> float:
@@ -85,8 +102,11 @@ def _credit_pool(rng: np.random.Generator, n: int, drift: float, drift_features:
     age = np.clip(rng.normal(41, 12, n), 18, 85).round()
     employment_type = rng.choice(_EMPLOYMENT, n, p=_EMPLOYMENT_P)
     education = rng.choice(_EDUCATION, n, p=_EDUCATION_P)
-    edu_boost = pd.Series(education).map({"high_school": 0.0, "bachelor": 0.25, "master": 0.4,
-                                          "doctorate": 0.55, "other": 0.05}).to_numpy()
+    edu_boost = (
+        pd.Series(education)
+        .map({"high_school": 0.0, "bachelor": 0.25, "master": 0.4, "doctorate": 0.55, "other": 0.05})
+        .to_numpy()
+    )
     income = np.exp(rng.normal(10.9 + edu_boost - 0.35 * shift("annual_income"), 0.5, n)).round(-2)
     credit_score = np.clip(rng.normal(690 - 60 * shift("credit_score"), 55, n), 300, 850).round()
     loan_term = rng.choice([36, 60], n, p=[0.7, 0.3]).astype(float)
@@ -105,27 +125,29 @@ def _credit_pool(rng: np.random.Generator, n: int, drift: float, drift_features:
     installment = loan_amount * monthly_rate / (1 - (1 + monthly_rate) ** -loan_term)
     inst_to_income = np.round(installment * 12 / income, 4)
 
-    df = pd.DataFrame({
-        "age": age,
-        "annual_income": income,
-        "loan_amount": loan_amount,
-        "loan_term_months": loan_term,
-        "interest_rate": interest_rate,
-        "debt_to_income": dti,
-        "credit_score": credit_score,
-        "num_open_accounts": open_acc,
-        "num_delinquencies_2y": delinq,
-        "months_since_last_delinquency": months_since,
-        "revolving_utilization": revol,
-        "employment_years": emp_years,
-        "num_credit_inquiries_6m": inquiries,
-        "installment_to_income": inst_to_income,
-        "home_ownership": rng.choice(_HOME, n, p=_HOME_P),
-        "loan_purpose": rng.choice(_PURPOSES, n, p=_PURPOSE_P),
-        "employment_type": employment_type,
-        "region": rng.choice(_REGION, n, p=_REGION_P),
-        "education": education,
-    })
+    df = pd.DataFrame(
+        {
+            "age": age,
+            "annual_income": income,
+            "loan_amount": loan_amount,
+            "loan_term_months": loan_term,
+            "interest_rate": interest_rate,
+            "debt_to_income": dti,
+            "credit_score": credit_score,
+            "num_open_accounts": open_acc,
+            "num_delinquencies_2y": delinq,
+            "months_since_last_delinquency": months_since,
+            "revolving_utilization": revol,
+            "employment_years": emp_years,
+            "num_credit_inquiries_6m": inquiries,
+            "installment_to_income": inst_to_income,
+            "home_ownership": rng.choice(_HOME, n, p=_HOME_P),
+            "loan_purpose": rng.choice(_PURPOSES, n, p=_PURPOSE_P),
+            "employment_type": employment_type,
+            "region": rng.choice(_REGION, n, p=_REGION_P),
+            "education": education,
+        }
+    )
     z = lambda col: (df[col] - df[col].mean()) / (df[col].std() + 1e-9)  # noqa: E731
     logit = (
         -2.45
@@ -152,7 +174,9 @@ def _credit_pool(rng: np.random.Generator, n: int, drift: float, drift_features:
     return df
 
 
-def _label_shift(rng: np.random.Generator, pool: pd.DataFrame, n: int, rate: float, target: str) -> pd.DataFrame:
+def _label_shift(
+    rng: np.random.Generator, pool: pd.DataFrame, n: int, rate: float, target: str
+) -> pd.DataFrame:
     """Resample to a default rate of ``rate`` keeping P(x|y): true prior (label) shift."""
     import pandas as pd
 
@@ -174,8 +198,9 @@ def _corrupt(rng: np.random.Generator, df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def generate_credit_day(cfg: DatasetConfig, day: date, n_rows: int, seed: int = 0,
-                        scenario: Scenario | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def generate_credit_day(
+    cfg: DatasetConfig, day: date, n_rows: int, seed: int = 0, scenario: Scenario | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One day of credit applications: ``(features, labels)``."""
     import pandas as pd
 
@@ -195,8 +220,9 @@ def generate_credit_day(cfg: DatasetConfig, day: date, n_rows: int, seed: int = 
     return df.drop(columns=[cfg.target]), labels
 
 
-def generate_diabetes_day(cfg: DatasetConfig, day: date, n_rows: int, seed: int = 0,
-                          scenario: Scenario | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def generate_diabetes_day(
+    cfg: DatasetConfig, day: date, n_rows: int, seed: int = 0, scenario: Scenario | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One day of visits resampled from ``sklearn.datasets.load_diabetes`` (real data, small jitter)."""
     import pandas as pd
     from sklearn.datasets import load_diabetes
@@ -205,13 +231,15 @@ def generate_diabetes_day(cfg: DatasetConfig, day: date, n_rows: int, seed: int 
     raw = load_diabetes(as_frame=True, scaled=False).frame
     rng = _rng(seed, day, "diabetes")
     rows = raw.iloc[rng.integers(0, len(raw), n_rows)].reset_index(drop=True)
-    df = pd.DataFrame({
-        "age": rows["age"].astype(float),
-        "sex": rows["sex"].map({1.0: "1", 2.0: "2"}).astype(object),
-        "bmi": (rows["bmi"] * rng.normal(1, 0.01, n_rows)).round(1),
-        "bp": (rows["bp"] * rng.normal(1, 0.01, n_rows)).round(1),
-        **{c: rows[c].astype(float) for c in ("s1", "s2", "s3", "s4", "s5", "s6")},
-    })
+    df = pd.DataFrame(
+        {
+            "age": rows["age"].astype(float),
+            "sex": rows["sex"].map({1.0: "1", 2.0: "2"}).astype(object),
+            "bmi": (rows["bmi"] * rng.normal(1, 0.01, n_rows)).round(1),
+            "bp": (rows["bp"] * rng.normal(1, 0.01, n_rows)).round(1),
+            **{c: rows[c].astype(float) for c in ("s1", "s2", "s3", "s4", "s5", "s6")},
+        }
+    )
     if scenario.drifted(day):
         df["bmi"] = df["bmi"] + 4 * scenario.drift_strength
     if day in scenario.bad_days:
@@ -225,8 +253,9 @@ def generate_diabetes_day(cfg: DatasetConfig, day: date, n_rows: int, seed: int 
 GENERATORS = {"generated": generate_credit_day, "sklearn_diabetes": generate_diabetes_day}
 
 
-def generate_day(cfg: DatasetConfig, day: date, n_rows: int, seed: int = 0,
-                 scenario: Scenario | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def generate_day(
+    cfg: DatasetConfig, day: date, n_rows: int, seed: int = 0, scenario: Scenario | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Dispatch on ``cfg.source``."""
     try:
         gen = GENERATORS[cfg.source]
@@ -239,9 +268,19 @@ def daterange(start: date, days: int) -> list[date]:
     return [start + timedelta(days=i) for i in range(days)]
 
 
-def seed_dataset(client, bucket: str, cfg: DatasetConfig, *, start: date, days: int, rows_per_day: int,
-                 today: date | None = None, seed: int = 0, scenario: Scenario | None = None,
-                 log=print) -> dict[str, Any]:
+def seed_dataset(
+    client,
+    bucket: str,
+    cfg: DatasetConfig,
+    *,
+    start: date,
+    days: int,
+    rows_per_day: int,
+    today: date | None = None,
+    seed: int = 0,
+    scenario: Scenario | None = None,
+    log=print,
+) -> dict[str, Any]:
     """Write ``days`` daily batches from ``start`` and the labels that have arrived by ``today``.
 
     Idempotent: the same arguments write the same bytes to the same keys.
@@ -257,5 +296,10 @@ def seed_dataset(client, bucket: str, cfg: DatasetConfig, *, start: date, days: 
             labelled.append(day.isoformat())
         if i % 10 == 0 or i == days:
             log(f"seeded {cfg.name}: {i}/{days} days ({rows_per_day} rows/day)")
-    return {"dataset": cfg.name, "bucket": bucket, "days": written, "labelled_days": labelled,
-            "rows_per_day": rows_per_day}
+    return {
+        "dataset": cfg.name,
+        "bucket": bucket,
+        "days": written,
+        "labelled_days": labelled,
+        "rows_per_day": rows_per_day,
+    }

@@ -22,12 +22,14 @@ def connection_json(port: int, region: str = "us-east-1") -> str:
     """The ``AIRFLOW_CONN_AWS_DEFAULT`` value that points at the local endpoint (fake keys)."""
     import json
 
-    return json.dumps({
-        "conn_type": "aws",
-        "login": "local-moto",
-        "password": "local-moto",
-        "extra": {"endpoint_url": f"http://127.0.0.1:{port}", "region_name": region},
-    })
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "local-moto",
+            "password": "local-moto",
+            "extra": {"endpoint_url": f"http://127.0.0.1:{port}", "region_name": region},
+        }
+    )
 
 
 @contextlib.contextmanager
@@ -42,8 +44,13 @@ def serve(port: int = DEFAULT_PORT, bucket: str | None = storage.DEFAULT_BUCKET)
         if bucket:
             import boto3
 
-            client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                                  aws_access_key_id="local-moto", aws_secret_access_key="local-moto")
+            client = boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="local-moto",
+                aws_secret_access_key="local-moto",
+            )
             storage.ensure_bucket(client, bucket)
         yield endpoint
     finally:
@@ -58,7 +65,10 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with serve(args.port, args.bucket) as endpoint:
-        print(f"local S3 (moto) at {endpoint}, bucket s3://{args.bucket} (versioned); Ctrl-C to stop", flush=True)
+        print(
+            f"local S3 (moto) at {endpoint}, bucket s3://{args.bucket} (versioned); Ctrl-C to stop",
+            flush=True,
+        )
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
 

@@ -308,7 +308,9 @@ def read_table_bytes(data: bytes, uri: str) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     if not data:
-        raise InputReadError(f"{uri} is empty (0 bytes); the upstream export wrote nothing. Re-export the batch.")
+        raise InputReadError(
+            f"{uri} is empty (0 bytes); the upstream export wrote nothing. Re-export the batch."
+        )
     if data[:4] == b"PAR1":
         if data[-4:] != b"PAR1":
             raise InputReadError(

@@ -37,5 +37,7 @@ def run_identity(context) -> dict[str, object]:
         "dag_id": getattr(ti, "dag_id", None),
         "run_id": getattr(dag_run, "run_id", None) or getattr(ti, "run_id", None),
         "try_number": getattr(ti, "try_number", None),
-        "triggered_by": str(getattr(dag_run, "triggering_user_name", None) or getattr(dag_run, "run_type", "") or ""),
+        "triggered_by": str(
+            getattr(dag_run, "triggering_user_name", None) or getattr(dag_run, "run_type", "") or ""
+        ),
     }

@@ -10,7 +10,9 @@ from mlops.config import available_datasets, config_path, load_dataset_config
 
 def register(sub) -> None:
     p = sub.add_parser("config", help="validate and show a dataset config")
-    p.add_argument("dataset", nargs="?", help=f"dataset name or YAML path (known: {', '.join(available_datasets())})")
+    p.add_argument(
+        "dataset", nargs="?", help=f"dataset name or YAML path (known: {', '.join(available_datasets())})"
+    )
     add_json_flag(p)
     p.set_defaults(func=run)
 

@@ -1,0 +1,142 @@
+"""Render the demo summary (``.demo/summary.json``) as readable text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _runs(summary: dict[str, Any], section: str) -> list[dict[str, Any]]:
+    return [r for r in summary.get("runs", []) if r.get("section") == section]
+
+
+def _find(xcom: dict[str, Any], prefix: str) -> dict[str, Any]:
+    for key, value in xcom.items():
+        if key.split("[")[0] == prefix and isinstance(value, dict):
+            return value
+    return {}
+
+
+def render_runs(summary: dict[str, Any]) -> list[str]:
+    lines = ["DAG runs (real Airflow, `airflow dags test`):"]
+    for r in summary.get("runs", []):
+        mark = "ok " if r.get("state") == r.get("expected") else "BAD"
+        lines.append(
+            f"  [{mark}] {r['dag_id']:<20} {r['logical_date']}  {r.get('state', '?'):<8} "
+            f"{r.get('seconds', '?'):>6}s  {r['label']}"
+        )
+    return lines
+
+
+def render_validation(summary: dict[str, Any]) -> list[str]:
+    rows = summary.get("validation")
+    if not isinstance(rows, list):
+        return []
+    lines = ["Validation (Great Expectations), credit batches:"]
+    for row in rows:
+        verdict = "PASS" if row.get("success") else "REJECTED"
+        line = f"  {row.get('date', row.get('batch_uri', '?'))}: {verdict}"
+        if not row.get("success"):
+            first = (row.get("failures") or [""])[0]
+            line += f"  {first}  (quarantined: {row.get('quarantine_uri', '-')})"
+        lines.append(line)
+    return lines
+
+
+def render_training(summary: dict[str, Any]) -> list[str]:
+    lines = ["Training and the champion/challenger gate:"]
+    for r in _runs(summary, "training"):
+        xcom = r.get("xcom", {})
+        gate = _find(xcom, "gate_model")
+        publish = _find(xcom, "publish_model")
+        promote = _find(xcom, "promote_model")
+        lines.append(f"  {r['conf'].get('dataset')} @ {r['logical_date']} ({r['label']}): {r.get('state')}")
+        if gate:
+            lines.append(
+                f"    verdict: {'BLESSED' if gate.get('blessed') else 'NOT BLESSED'}"
+                f"  candidate vs production={gate.get('baseline_version') or 'none'}"
+            )
+            for rule in gate.get("rules", []):
+                lines.append(
+                    f"      {rule.get('rule', rule.get('name', '?')):<28} "
+                    f"cand={_fmt(rule.get('candidate'))} prod={_fmt(rule.get('production'))} "
+                    f"thr={_fmt(rule.get('threshold'))} -> {'pass' if rule.get('passed') else 'FAIL'}"
+                )
+        if publish:
+            lines.append(f"    published: {publish.get('version')}  {publish.get('manifest_uri', '')}")
+        if promote:
+            lines.append(f"    promoted: production -> {promote.get('version')}")
+    return lines
+
+
+def render_registry(summary: dict[str, Any]) -> list[str]:
+    reg = summary.get("registry")
+    if not isinstance(reg, dict):
+        return []
+    lines = ["Registry (S3):"]
+    for name, info in reg.items():
+        if not isinstance(info, dict):
+            continue
+        pointer = info.get("production") or {}
+        lines.append(f"  {name}: versions={info.get('versions')} production={pointer.get('version')}")
+        for h in info.get("history", []):
+            lines.append(
+                f"    {h.get('time', '')}  {h.get('action', ''):<9} {h.get('from_version') or '-'} -> "
+                f"{h.get('to_version') or h.get('version') or '-'}  by {h.get('actor', '?')}: "
+                f"{h.get('reason', '')}"
+            )
+    return lines
+
+
+def render_scoring(summary: dict[str, Any]) -> list[str]:
+    lines = ["Batch scoring:"]
+    for r in _runs(summary, "scoring"):
+        res = _find(r.get("xcom", {}), "finalize_partition") or _find(r.get("xcom", {}), "score_batch")
+        if res:
+            lines.append(
+                f"  {r['conf'].get('date')}: {res.get('rows_scored', res.get('rows'))} rows scored by "
+                f"{res.get('model_version')} -> {res.get('success_uri', res.get('output_uri', ''))}"
+            )
+        else:
+            lines.append(f"  {r['conf'].get('date')}: {r.get('state')} (tasks: {r.get('tasks')})")
+    return lines
+
+
+def render_monitoring(summary: dict[str, Any]) -> list[str]:
+    lines = ["Monitoring:"]
+    for r in _runs(summary, "monitoring"):
+        xcom = r.get("xcom", {})
+        drift = _find(xcom, "monitor_drift")
+        perf = _find(xcom, "monitor_performance")
+        lines.append(
+            f"  night {r['conf'].get('date')}: verdict={drift.get('verdict', '?')} "
+            f"drifted={drift.get('drifted_features', [])} retrain={r.get('tasks', {}).get('request_retrain')}"
+        )
+        if drift.get("report_uri"):
+            lines.append(f"    report: {drift['report_uri']}")
+        if perf:
+            lines.append(f"    performance: {perf.get('summary', perf)}")
+    return lines
+
+
+def render(summary: dict[str, Any]) -> str:
+    parts: list[list[str]] = [
+        [
+            "=" * 78,
+            f"MLOps demo summary  (bucket s3://{summary.get('bucket')}, {summary.get('seconds')}s)",
+            "=" * 78,
+        ],
+        render_runs(summary),
+        render_validation(summary),
+        render_training(summary),
+        render_registry(summary),
+        render_scoring(summary),
+        render_monitoring(summary),
+        [f"RESULT: {'OK' if summary.get('ok') else 'FAILED: ' + '; '.join(summary.get('failures', []))}"],
+    ]
+    return "\n\n".join("\n".join(p) for p in parts if p)

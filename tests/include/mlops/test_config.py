@@ -1,0 +1,89 @@
+"""The dataset config loader: valid configs load, bad ones name the key and the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops.config import available_datasets, load_dataset_config
+from mlops.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "include" / "configs"
+
+
+def _write(tmp_path: Path, mutate) -> Path:
+    raw = yaml.safe_load((CONFIG_DIR / "credit.yaml").read_text())
+    mutate(raw)
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.parametrize("name", available_datasets())
+def test_every_shipped_config_loads(name):
+    cfg = load_dataset_config(name)
+    assert cfg.name == name
+    assert cfg.feature_columns
+    assert cfg.gate.primary_metric
+
+
+def test_credit_config_shape():
+    cfg = load_dataset_config("credit")
+    assert cfg.is_classifier
+    assert 15 <= len(cfg.feature_columns) <= 25
+    assert cfg.gate.thresholds["min_roc_auc"] == pytest.approx(0.70)
+
+
+def test_diabetes_is_regression():
+    assert load_dataset_config("diabetes").task == "regression"
+
+
+def test_unknown_dataset_lists_known_ones():
+    with pytest.raises(ConfigError, match=r"No dataset config .*nope\.yaml.*Known datasets: \['credit'"):
+        load_dataset_config("nope")
+
+
+def test_typo_names_key_and_file(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["model"].update(estimatr="x"))
+    with pytest.raises(ConfigError, match=r"broken\.yaml.*unknown key 'model\.estimatr'"):
+        load_dataset_config(path)
+
+
+def test_missing_key_is_named(tmp_path):
+    path = _write(tmp_path, lambda raw: raw.pop("target"))
+    with pytest.raises(ConfigError, match=r"missing required key 'target'"):
+        load_dataset_config(path)
+
+
+def test_wrong_estimator_for_task(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["model"].update(estimator="ridge"))
+    with pytest.raises(ConfigError, match=r"'ridge' is not a classification estimator"):
+        load_dataset_config(path)
+
+
+def test_bad_threshold_name(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["gate"].update(min_rsquared=0.5))
+    with pytest.raises(ConfigError, match=r"gate\.min_rsquared is not a threshold"):
+        load_dataset_config(path)
+
+
+def test_bad_value_shows_value(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["training"].update(holdout_days=40))
+    with pytest.raises(ConfigError, match=r"holdout_days \(40\) must be smaller than training\.window_days"):
+        load_dataset_config(path)
+
+
+def test_not_yaml(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: [unclosed")
+    with pytest.raises(ConfigError, match=r"bad\.yaml is not valid YAML"):
+        load_dataset_config(path)
+
+
+def test_top_level_must_be_mapping(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match=r"must be a mapping"):
+        load_dataset_config(path)

@@ -20,7 +20,7 @@ export GX_ANALYTICS_ENABLED := False
 export MPLBACKEND := Agg
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: install demo test up lint bench lock clean
+.PHONY: install demo test up seed lint bench lock clean
 
 install: $(STAMP)
 
@@ -44,6 +44,11 @@ up: install
 	@$(BIN)/python -m mlops.local_s3 --port $(S3_PORT) --bucket $(MLOPS_BUCKET) & s3_pid=$$!; \
 	  trap "kill $$s3_pid 2>/dev/null" EXIT INT TERM; \
 	  $(BIN)/airflow standalone
+
+# Seed example data into the S3 that `make up` serves (run in a second shell).
+seed: install
+	$(BIN)/mlops seed --dataset credit --drift-start 2026-02-24 --bad-day 2026-02-20
+	$(BIN)/mlops seed --dataset diabetes --rows-per-day 60
 
 lint: install
 	$(BIN)/ruff check dags plugins include tests benchmarks

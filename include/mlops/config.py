@@ -104,6 +104,8 @@ class GateSpec(BaseModel):
     primary_metric: str
     max_primary_regression: float = Field(0.0, ge=0)
     max_slice_regression: float | None = Field(None, ge=0)
+    #: Slices with fewer holdout rows than this are reported but not gated (too noisy).
+    min_slice_rows: int = Field(200, ge=1)
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -112,14 +114,56 @@ class GateSpec(BaseModel):
 
 
 class ValidationSpec(_Section):
+    """Inputs of the dataset's expectation suite (``mlops suites`` renders it to include/expectations/).
+
+    ``max_null_fraction`` is the null tolerance of every column not listed in
+    ``null_tolerance``. ``ranges`` are hard bounds (every non-null value inside);
+    ``mean_ranges`` and ``quantile_ranges`` are distribution sanity bounds, wide
+    enough for real drift but not for a broken export. ``target_mean_range`` is
+    the class balance (positive rate) for a 0/1 target, the target mean otherwise.
+    """
+
     min_rows: int = Field(1, ge=0)
     max_null_fraction: float = Field(0.05, ge=0, le=1)
     allow_extra_columns: bool = False
+    null_tolerance: dict[str, float] = Field(default_factory=dict)
+    ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
+    value_sets: dict[str, tuple[str | int | float, ...]] = Field(default_factory=dict)
+    mean_ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    quantile_ranges: dict[str, dict[float, tuple[float, float]]] = Field(default_factory=dict)
+    target_values: tuple[str | int | float, ...] | None = None
+    target_range: tuple[float | None, float | None] | None = None
+    target_mean_range: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ValidationSpec:
+        for col, share in self.null_tolerance.items():
+            if not 0 <= share <= 1:
+                raise ValueError(f"validation.null_tolerance.{col} must be in [0, 1]; got {share}")
+        bounds = {f"ranges.{k}": v for k, v in self.ranges.items()}
+        bounds |= {f"mean_ranges.{k}": v for k, v in self.mean_ranges.items()}
+        bounds |= {
+            f"quantile_ranges.{k}.{q}": v for k, qs in self.quantile_ranges.items() for q, v in qs.items()
+        }
+        bounds |= {"target_range": self.target_range or (None, None)}
+        bounds |= {"target_mean_range": self.target_mean_range or (None, None)}
+        for key, (lo, hi) in bounds.items():
+            if lo is not None and hi is not None and lo > hi:
+                raise ValueError(
+                    f"validation.{key} is [{lo}, {hi}]: the lower bound is above the upper bound"
+                )
+        for col, qs in self.quantile_ranges.items():
+            bad = [q for q in qs if not 0 <= q <= 1]
+            if bad:
+                raise ValueError(f"validation.quantile_ranges.{col} has quantiles {bad} outside [0, 1]")
+        return self
 
 
 class ScoringSpec(_Section):
     chunk_size: int = Field(50_000, ge=1)
     max_reject_fraction: float = Field(0.01, ge=0, le=1)
+    max_shards: int = Field(32, ge=1)
+    progress_interval_seconds: float = Field(5.0, gt=0)
 
 
 class AlertRule(_Section):
@@ -131,6 +175,16 @@ class AlertRule(_Section):
     max_drop: float | None = None
     nights: int | None = None
     retrain: bool = False
+    #: metric_drop: compare realised metrics only, CBPE estimates only, or realised else estimated.
+    source: Literal["realised", "estimated", "any"] = "realised"
+
+    @model_validator(mode="after")
+    def _check(self) -> AlertRule:
+        needs = {"metric_drop": ("metric", "max_drop"), "consecutive_drift": ("nights",)}
+        missing = [k for k in needs.get(self.kind, ()) if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"alert rule {self.name!r} of kind {self.kind} needs {missing}")
+        return self
 
 
 class MonitoringSpec(_Section):
@@ -144,6 +198,36 @@ class MonitoringSpec(_Section):
     weight_by_importance: bool = False
     per_feature: dict[str, dict[str, float]] = Field(default_factory=dict)
     alert_rules: tuple[AlertRule, ...] = ()
+    #: A missing-rate change of at least this much (absolute) that is also significant is drift.
+    missing_change_alert: float = Field(0.05, gt=0, le=1)
+    #: Multiple-testing correction of small-sample p-values across features.
+    p_value_adjust: Literal["holm", "none"] = "holm"
+    #: Nights of history shown in trends and used by consecutive-drift rules.
+    history_nights: int = Field(30, ge=1)
+    #: Days back from the monitored date whose predictions get performance (realised or estimated).
+    performance_days: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> MonitoringSpec:
+        if self.psi_warn > self.psi_alert:
+            raise ValueError(
+                f"monitoring.psi_warn ({self.psi_warn}) must not exceed psi_alert ({self.psi_alert})"
+            )
+        allowed = {"psi_warn", "psi_alert", "p_value", "distance_alert", "missing_change_alert"}
+        for feature, override in self.per_feature.items():
+            unknown = sorted(set(override) - allowed)
+            if unknown:
+                raise ValueError(
+                    f"monitoring.per_feature.{feature} has unknown keys {unknown}; allowed: {sorted(allowed)}"
+                )
+        return self
+
+
+class RegistrySpec(_Section):
+    """Registry retention: keep the newest ``keep_last`` versions; retire/delete only after ``grace_days``."""
+
+    keep_last: int = Field(5, ge=1)
+    grace_days: int = Field(7, ge=0)
 
 
 class DatasetConfig(_Section):
@@ -162,6 +246,7 @@ class DatasetConfig(_Section):
     validation: ValidationSpec = ValidationSpec()
     scoring: ScoringSpec = ScoringSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
+    registry: RegistrySpec = RegistrySpec()
 
     @field_validator("features")
     @classmethod

@@ -1,0 +1,363 @@
+"""The model card: one self-contained HTML page stored beside the candidate.
+
+It holds the metrics against production, ROC and precision-recall curves (or
+residual plots for regression), the confusion matrix, permutation feature
+importance, the slice table, the data window and the config. Plots are made
+with matplotlib (``Figure`` objects, no pyplot state, no GUI backend) and
+embedded as base64 PNG, so the file opens anywhere with no other files.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import numpy as np
+import yaml
+
+from mlops.config import LOWER_IS_BETTER, DatasetConfig
+
+if TYPE_CHECKING:
+    from mlops.evaluation import Blessing
+
+CANDIDATE_COLOR, PRODUCTION_COLOR = "#1f77b4", "#ff7f0e"
+TOP_FEATURES = 15
+
+_CSS = """
+body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px;
+       color: #222; line-height: 1.4; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; }
+th { background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.pass { color: #1a7f37; font-weight: 600; } .fail { color: #cf222e; font-weight: 600; } .skip { color: #777; }
+.verdict { font-size: 1.15em; padding: 0.6em 0.8em; border-radius: 6px; display: inline-block; }
+.blessed { background: #dafbe1; } .not-blessed { background: #ffebe9; } .pending { background: #f5f5f5; }
+.muted { color: #666; } img { max-width: 100%; } pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; }
+"""
+
+
+# ---------------------------------------------------------------- helpers
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _img(fig, alt: str) -> str:
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{_png(fig)}">'
+
+
+def _figure(width: float, height: float, ncols: int = 1):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(1, ncols)
+    return fig, (list(axes) if ncols > 1 else [axes])
+
+
+def _table(header: list[str], rows: list[list[Any]], numeric_from: int = 1) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = []
+        for i, cell in enumerate(row):
+            if isinstance(cell, tuple):  # (text, css class)
+                cells.append(f'<td class="{cell[1]}">{_e(cell[0])}</td>')
+            else:
+                cls = ' class="num"' if i >= numeric_from and isinstance(cell, int | float | type(None)) else ""
+                cells.append(f"<td{cls}>{_e(_fmt(cell))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+# ---------------------------------------------------------------- plots
+def plot_metrics(metrics: dict[str, Any]) -> str:
+    """Small multiples: one bar pair (candidate, production) per metric."""
+    cand = metrics["candidate"]["metrics"]
+    prod = (metrics.get("production") or {}).get("metrics") or {}
+    names = [k for k, v in cand.items() if v is not None]
+    fig, axes = _figure(1.6 * max(len(names), 1), 2.2, max(len(names), 1))
+    for ax, name in zip(axes, names, strict=False):
+        values = [cand[name], prod.get(name)]
+        bars = ax.bar(["cand", "prod"], [v if v is not None else 0 for v in values],
+                      color=[CANDIDATE_COLOR, PRODUCTION_COLOR])
+        for bar, v in zip(bars, values, strict=True):
+            ax.annotate(_fmt(v, 3), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
+                        va="bottom", fontsize=7)
+        arrow = "lower" if name in LOWER_IS_BETTER else "higher"
+        ax.set_title(f"{name}\n({arrow} is better)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    return _img(fig, "metrics: candidate vs production")
+
+
+def plot_classification_curves(y_true, candidate_proba, production_proba=None) -> str:
+    """ROC and precision-recall curves for candidate (and production) on the holdout."""
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+
+    y = np.asarray(y_true) == np.max(y_true)
+    fig, (roc_ax, pr_ax) = _figure(10, 4, 2)
+    for label, proba, color in (("candidate", candidate_proba, CANDIDATE_COLOR),
+                                ("production", production_proba, PRODUCTION_COLOR)):
+        if proba is None or y.all() or not y.any():
+            continue
+        fpr, tpr, _ = roc_curve(y, proba)
+        roc_ax.plot(fpr, tpr, color=color, label=f"{label} (AUC {auc(fpr, tpr):.3f})")
+        precision, recall, _ = precision_recall_curve(y, proba)
+        pr_ax.plot(recall, precision, color=color, label=f"{label} (AP {average_precision_score(y, proba):.3f})")
+    roc_ax.plot([0, 1], [0, 1], color="#999", linestyle="--", linewidth=1)
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve (holdout)")
+    pr_ax.axhline(y.mean(), color="#999", linestyle="--", linewidth=1, label=f"base rate {y.mean():.3f}")
+    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall curve (holdout)")
+    roc_ax.legend(loc="lower right", fontsize=8)
+    pr_ax.legend(loc="upper right", fontsize=8)
+    return _img(fig, "ROC and precision-recall curves")
+
+
+def plot_residuals(y_true, candidate_pred, production_pred=None) -> str:
+    """Predicted vs actual, residuals vs predicted, and the residual histogram."""
+    y = np.asarray(y_true, dtype="float64")
+    fig, (ax1, ax2, ax3) = _figure(13, 4, 3)
+    for label, pred, color in (("candidate", candidate_pred, CANDIDATE_COLOR),
+                               ("production", production_pred, PRODUCTION_COLOR)):
+        if pred is None:
+            continue
+        pred = np.asarray(pred, dtype="float64")
+        resid = y - pred
+        ax1.scatter(y, pred, s=8, alpha=0.5, color=color, label=label)
+        ax2.scatter(pred, resid, s=8, alpha=0.5, color=color, label=label)
+        ax3.hist(resid, bins=30, alpha=0.5, color=color, label=label)
+    lo, hi = float(np.min(y)), float(np.max(y))
+    ax1.plot([lo, hi], [lo, hi], color="#999", linestyle="--", linewidth=1)
+    ax1.set(xlabel="actual", ylabel="predicted", title="Predicted vs actual")
+    ax2.axhline(0, color="#999", linestyle="--", linewidth=1)
+    ax2.set(xlabel="predicted", ylabel="residual (actual - predicted)", title="Residuals vs predicted")
+    ax3.set(xlabel="residual", ylabel="rows", title="Residual distribution")
+    for ax in (ax1, ax2, ax3):
+        ax.legend(fontsize=8)
+    return _img(fig, "residual plots")
+
+
+def plot_confusion(metrics: dict[str, Any]) -> str:
+    """Confusion matrices (rows true, columns predicted) for candidate and production."""
+    panels = [("candidate", metrics["candidate"].get("confusion_matrix"))]
+    if metrics.get("production"):
+        panels.append(("production", metrics["production"].get("confusion_matrix")))
+    panels = [(n, cm) for n, cm in panels if cm]
+    fig, axes = _figure(4.2 * len(panels), 3.6, len(panels))
+    for ax, (name, cm) in zip(axes, panels, strict=True):
+        matrix = np.asarray(cm["matrix"])
+        ax.imshow(matrix, cmap="Blues")
+        labels = [str(x) for x in cm["labels"]]
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set(xlabel="predicted", ylabel="true", title=f"{name} (threshold 0.5)")
+        peak = matrix.max() or 1
+        for (i, j), v in np.ndenumerate(matrix):
+            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > peak / 2 else "black")
+    return _img(fig, "confusion matrix")
+
+
+def plot_importances(importances: dict[str, float], metric: str) -> str:
+    """Horizontal bars of the top permutation importances."""
+    items = list(importances.items())[:TOP_FEATURES][::-1]
+    fig, (ax,) = _figure(7, 0.3 * len(items) + 1)
+    ax.barh([k for k, _ in items], [v for _, v in items], color=CANDIDATE_COLOR)
+    ax.axvline(0, color="#999", linewidth=1)
+    ax.set(xlabel=f"mean drop in {metric} when shuffled", title="Permutation importance (holdout)")
+    ax.tick_params(labelsize=8)
+    return _img(fig, "permutation importance")
+
+
+# ---------------------------------------------------------------- sections
+def gate_section(blessing: Blessing) -> str:
+    """The gate's verdict and rule table as HTML (the gate writes it into the card)."""
+    css = "blessed" if blessing.blessed else "not-blessed"
+    rows = [
+        [r.rule, r.kind, r.candidate, r.production, r.threshold, (r.verdict.upper(), r.verdict), r.detail]
+        for r in blessing.rules
+    ]
+    forced = ""
+    if blessing.forced:
+        forced = (f"<p><b>force_promote</b> by {_e(blessing.actor or 'unknown')}: {_e(blessing.force_reason)} "
+                  f"({'published anyway' if blessing.publish else 'refused: behavioural checks failed'})</p>")
+    return (
+        f'<div class="verdict {css}">{_e(blessing.verdict_line())}</div>{forced}'
+        + _table(["rule", "kind", "candidate", "production", "threshold", "verdict", "detail"], rows, numeric_from=2)
+        + f'<p class="muted">Decided {_e(blessing.decided_at)}; baseline pointer ETag '
+        f"{_e(blessing.baseline_pointer_etag or 'none')}.</p>"
+    )
+
+
+def _metrics_table(cfg: DatasetConfig, metrics: dict[str, Any]) -> str:
+    cand = metrics["candidate"]["metrics"]
+    prod = (metrics.get("production") or {}).get("metrics") or {}
+    limits = cfg.gate.thresholds
+    rows = []
+    for name, value in cand.items():
+        other = prod.get(name)
+        delta = None if value is None or other is None else value - other
+        limit = [f">= {limits[f'min_{name}']:g}"] if f"min_{name}" in limits else []
+        limit += [f"<= {limits[f'max_{name}']:g}"] if f"max_{name}" in limits else []
+        primary = " (primary)" if name == cfg.gate.primary_metric else ""
+        rows.append([name + primary, value, other, delta, ", ".join(limit) or "-"])
+    return _table(["metric", "candidate", "production", "delta", "floor / ceiling"], rows)
+
+
+def _slice_table(cfg: DatasetConfig, metrics: dict[str, Any]) -> str:
+    metric = cfg.gate.primary_metric
+    cand = metrics["candidate"].get("slices") or {}
+    prod = (metrics.get("production") or {}).get("slices") or {}
+    rows = []
+    for col, values in cand.items():
+        for value, s in values.items():
+            c = s["metrics"].get(metric)
+            p = ((prod.get(col) or {}).get(value) or {}).get("metrics", {}).get(metric)
+            extra = [s["metrics"].get(k) for k in (("recall", "precision") if cfg.is_classifier else ("mae", "r2"))]
+            rows.append([col, value, s["n"], c, p, None if c is None or p is None else c - p, *extra])
+    extra_names = ["recall", "precision"] if cfg.is_classifier else ["mae", "r2"]
+    header = ["column", "value", "rows", f"{metric} candidate", f"{metric} production", "delta", *extra_names]
+    return _table(header, rows, numeric_from=2) if rows else "<p>No slice columns configured.</p>"
+
+
+def _window_section(record: dict[str, Any]) -> str:
+    split, window = record["split"], record["window"]
+    facts = [
+        ["window", f"{window['start']} .. {window['end']} ({window['window_days']} days)"],
+        ["train", f"{split['train_start']} .. {split['train_end']} ({len(split['train_days'])} days, "
+                  f"{split['train_rows']} rows)"],
+        ["holdout", f"{split['holdout_start']} .. {split['holdout_end']} ({len(split['holdout_days'])} days, "
+                    f"{split['holdout_rows']} rows)"],
+        ["data hash (sha256)", record["data_hash"]],
+        ["excluded days", "; ".join(f"{d}: {r}" for d, r in sorted(record.get("excluded_days", {}).items())) or "-"],
+    ]
+    if "train_positive_rate" in split:
+        facts.append(["positive rate train / holdout",
+                      f"{split['train_positive_rate']:.4f} / {split['holdout_positive_rate']:.4f}"])
+    lineage = [
+        [i["day"], i["split"], i["joined_rows"], _short(i["batch_version_id"]), i["batch_sha256"][:12],
+         _short(i["labels_version_id"]), i["labels_sha256"][:12]]
+        for i in record["lineage"]
+    ]
+    return (
+        _table(["", ""], facts, numeric_from=9)
+        + "<details><summary>Lineage: every batch and label object (S3 VersionId, SHA-256)</summary>"
+        + f"<p class='muted'>Batches under {_e(record['lineage'][0]['batch_uri'].rsplit('/dt=', 1)[0])}/</p>"
+        + _table(["day", "split", "rows", "batch version", "batch sha256", "labels version", "labels sha256"],
+                 lineage, numeric_from=2)
+        + "</details>"
+    )
+
+
+def _short(text: str | None) -> str:
+    return "-" if not text else (text if len(text) <= 16 else text[:16] + "...")
+
+
+def _config_section(cfg: DatasetConfig, record: dict[str, Any]) -> str:
+    model = record["model"]
+    cv = record.get("cv") or {}
+    facts = [
+        ["estimator", model["estimator"] + (f" ({model['ensemble']['kind']} ensemble)" if model.get("ensemble") else "")],
+        ["params (config)", json.dumps(model.get("params") or {}, sort_keys=True)],
+        ["best params (search)", json.dumps(record.get("best_params") or {}, sort_keys=True)],
+        ["search", json.dumps(model.get("search"), sort_keys=True) if model.get("search") else "none"],
+        ["cv best score", f"{_fmt(cv.get('best_score'))} ({cv.get('scoring', '-')})" if cv else "-"],
+        ["seed", record["seed"]],
+        ["fit time", f"{record['fit_seconds']:.1f} s"],
+        ["model sha256", record["model_sha256"]],
+        ["feature signature sha256", record["feature_signature"]["sha256"]],
+        ["libraries", ", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items())],
+        ["notes", "; ".join(model.get("notes") or []) or "-"],
+    ]
+    cv_rows = [[json.dumps(c["params"], sort_keys=True), c["rank"], c["mean"], c["std"]]
+               for c in cv.get("candidates", [])]
+    cv_table = _table(["candidate params", "rank", "mean cv score", "std"], cv_rows) if cv_rows else ""
+    return (
+        _table(["", ""], facts, numeric_from=9)
+        + cv_table
+        + f"<details><summary>Dataset config include/configs/{_e(cfg.name)}.yaml (as used)</summary><pre>"
+        + _e(yaml.safe_dump(record.get("config") or cfg.to_dict(), sort_keys=False))
+        + "</pre></details>"
+    )
+
+
+def render_model_card(
+    cfg: DatasetConfig,
+    *,
+    training_record: dict[str, Any],
+    metrics: dict[str, Any],
+    y_true,
+    candidate: tuple[Any, Any],
+    production: tuple[Any, Any] | None = None,
+) -> str:
+    """Render the card. ``candidate``/``production`` are ``(prediction, probability)`` on the holdout."""
+    record = training_record
+    cand_pred, cand_proba = candidate
+    prod_pred, prod_proba = production if production is not None else (None, None)
+    baseline = metrics.get("baseline_version")
+    baseline_text = (f"production {baseline}" if metrics.get("production")
+                     else f"no production comparison ({metrics.get('baseline_error') or 'no production model yet'})")
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>Model card: {_e(cfg.name)} {_e(record['model']['estimator'])}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Model card: {_e(cfg.name)}</h1>",
+        f"<p>{_e(cfg.description)}</p>",
+        f"<p class='muted'>Candidate {_e(metrics['candidate_prefix'])}<br>Task {_e(cfg.task)}, target "
+        f"<code>{_e(cfg.target)}</code>, estimator <b>{_e(record['model']['estimator'])}</b>; compared with "
+        f"{_e(baseline_text)} on the same holdout ({metrics['candidate']['n_rows']} rows). "
+        f"Evaluated {_e(metrics.get('evaluated_at', ''))}.</p>",
+        "<h2>Gate verdict</h2>",
+        '<!-- gate-verdict --><div class="verdict pending">The gate has not run yet.</div><!-- /gate-verdict -->',
+        "<h2>Metrics vs production</h2>",
+        _metrics_table(cfg, metrics),
+        plot_metrics(metrics),
+    ]
+    if cfg.is_classifier:
+        parts += ["<h2>ROC and precision-recall curves</h2>",
+                  plot_classification_curves(y_true, cand_proba, prod_proba),
+                  "<h2>Confusion matrix</h2>", plot_confusion(metrics)]
+    else:
+        parts += ["<h2>Residuals</h2>", plot_residuals(y_true, cand_pred, prod_pred)]
+    importances = record.get("importances") or {}
+    parts += ["<h2>Permutation feature importance</h2>"]
+    parts += [plot_importances(importances, "roc_auc" if cfg.is_classifier else "-rmse") if importances
+              else "<p>No importances recorded.</p>"]
+    parts += [
+        f"<h2>Slices ({_e(', '.join(cfg.training.slice_columns) or 'none')})</h2>",
+        f"<p class='muted'>Gated on {_e(cfg.gate.primary_metric)} for slices with at least "
+        f"{cfg.gate.min_slice_rows} rows (margin {_e(cfg.gate.max_slice_regression)}).</p>",
+        _slice_table(cfg, metrics),
+        "<h2>Data window</h2>",
+        _window_section(record),
+        "<h2>Training config</h2>",
+        _config_section(cfg, record),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def browser_url(uri: str, endpoint_url: str | None = None) -> str:
+    """An http(s) URL for an ``s3://`` object: path-style on a custom endpoint, the S3 console on AWS."""
+    if not uri.startswith("s3://"):
+        return uri
+    bucket, _, key = uri[5:].partition("/")
+    if endpoint_url and "amazonaws.com" not in endpoint_url:
+        return f"{endpoint_url.rstrip('/')}/{bucket}/{quote(key)}"
+    return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={quote(key)}"

@@ -1,0 +1,328 @@
+"""Monitoring operators: drift, performance, alert rules and retrain requests.
+
+Each is a thin adapter over one :mod:`mlops.monitoring` call. Results land under
+``s3://<bucket>/monitoring/<dataset>/<day>/``; the returned dicts are small and JSON-safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import Asset, AssetAlias, BaseOperator
+
+from mlops_operators.assets import retrain_request_asset
+from mlops_operators.common import fail_fast_on_bad_input, run_identity, s3_client
+
+RETRAIN_REQUEST_ALIAS = "mlops_retrain_request"
+
+
+def retrain_request_alias() -> AssetAlias:
+    """Outlet for the retrain task: the event is attached to ``retrain_request_asset(<dataset of this run>)``."""
+    return AssetAlias(name=RETRAIN_REQUEST_ALIAS)
+
+
+def _optional_int(value: Any, name: str) -> int | None:
+    """Templated ints arrive as strings; ``""``/``"None"`` mean "use the config"."""
+    from mlops.errors import ConfigError
+
+    if value is None or str(value).strip() in ("", "None", "null"):
+        return None
+    try:
+        out = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(
+            f"The '{name}' parameter must be an integer or empty. Got {value!r} instead."
+        ) from None
+    if out < 1:
+        raise ConfigError(f"The '{name}' parameter must be >= 1. Got {out} instead.")
+    return out
+
+
+def _bucket(bucket: str | None) -> str:
+    from mlops.storage import DEFAULT_BUCKET
+
+    return bucket or DEFAULT_BUCKET
+
+
+class MonitorDriftOperator(BaseOperator):
+    """Data and prediction drift of the last ``window_days`` scored days against the production model's profile.
+
+    Writes ``drift.json`` and a first ``report.html`` under ``monitoring/<dataset>/<date>/``.
+
+    :param dataset: dataset (== model) name (templated)
+    :param date: the monitored night, ``YYYY-MM-DD`` (templated)
+    :param window_days: days in the current window; empty -> ``monitoring.window_days`` (templated)
+    :param version: registry alias or version whose reference profile is used (templated)
+    :param reference_uri: read the profile from here instead of the registry (templated)
+    :param bucket: the bucket (templated)
+    :param aws_conn_id: Airflow connection for S3
+    """
+
+    template_fields: Sequence[str] = ("dataset", "date", "window_days", "version", "reference_uri", "bucket")
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        date: str,
+        window_days: int | str | None = None,
+        version: str = "production",
+        reference_uri: str | None = None,
+        bucket: str | None = None,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.date = date
+        self.window_days = window_days
+        self.version = version
+        self.reference_uri = reference_uri
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops import monitoring
+        from mlops.config import load_dataset_config
+
+        with fail_fast_on_bad_input():
+            cfg = load_dataset_config(self.dataset)
+            report = monitoring.monitor_drift(
+                s3_client(self.aws_conn_id),
+                _bucket(self.bucket),
+                cfg,
+                self.date,
+                window_days=_optional_int(self.window_days, "window_days"),
+                version=self.version or "production",
+                reference_uri=self.reference_uri or None,
+                run_id=run_identity(context).get("run_id"),
+                log=self.log.info,
+            )
+        for line in report.summary_lines():
+            self.log.info("%s", line)
+        ctx = report.context
+        self.log.info("drift result: %s", ctx.get("drift_uri"))
+        self.log.info("report: %s", ctx.get("report_uri"))
+        return {
+            "dataset": report.dataset,
+            "day": ctx.get("day"),
+            "verdict": report.verdict,
+            "dataset_drift": report.dataset_drift,
+            "drift_share": round(report.drift_share, 4),
+            "drifted_features": report.drifted_features,
+            "prediction_drift": report.prediction_drift,
+            "model_version": ctx.get("model_version"),
+            "current_window": ctx.get("current_window"),
+            "current_rows": report.n_cur,
+            "drift_uri": ctx.get("drift_uri"),
+            "report_uri": ctx.get("report_uri"),
+        }
+
+
+class MonitorPerformanceOperator(BaseOperator):
+    """Realised performance of labelled scored days and CBPE estimates for the rest, vs the model card.
+
+    Writes ``performance.json`` under ``monitoring/<dataset>/<date>/``.
+
+    :param dataset: dataset (== model) name (templated)
+    :param date: the monitored night, ``YYYY-MM-DD`` (templated)
+    :param days: days back to look at; empty -> config (templated)
+    :param version: registry alias or version for the holdout baseline (templated)
+    :param bucket: the bucket (templated)
+    :param aws_conn_id: Airflow connection for S3
+    """
+
+    template_fields: Sequence[str] = ("dataset", "date", "days", "version", "bucket")
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        date: str,
+        days: int | str | None = None,
+        version: str = "production",
+        bucket: str | None = None,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.date = date
+        self.days = days
+        self.version = version
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops import monitoring
+        from mlops.config import load_dataset_config
+
+        with fail_fast_on_bad_input():
+            cfg = load_dataset_config(self.dataset)
+            report = monitoring.monitor_performance(
+                s3_client(self.aws_conn_id),
+                _bucket(self.bucket),
+                cfg,
+                self.date,
+                days=_optional_int(self.days, "days"),
+                version=self.version or "production",
+                run_id=run_identity(context).get("run_id"),
+                log=self.log.info,
+            )
+        for line in report.summary_lines():
+            self.log.info("%s", line)
+        self.log.info("performance result: %s", report.context.get("performance_uri"))
+        return {
+            "dataset": report.dataset,
+            "day": report.day,
+            "model_version": report.model_version,
+            "summary": report.summary,
+            "baseline": report.baseline,
+            "realised": {k: v for k, v in report.realised.items() if k != "confusion_matrix"},
+            "estimated": {k: v for k, v in report.estimated.items() if k != "confusion_matrix"},
+            "days": [{"day": d.day, "source": d.source, "n": d.n} for d in report.days],
+            "performance_uri": report.context.get("performance_uri"),
+        }
+
+
+class EvaluateAlertsOperator(BaseOperator):
+    """Evaluate the configured alert rules, write the report and alert event, and notify.
+
+    When a rule fires, the task log shows an alert block, an alert event is written to
+    ``monitoring/<dataset>/alerts/<date>.json`` and every notifier is called with the
+    task context plus ``mlops_alert`` (the night's result). A failing notifier is logged
+    and does not fail the task (the verdict and the retrain decision still stand).
+
+    :param dataset: dataset (== model) name (templated)
+    :param date: the monitored night, ``YYYY-MM-DD`` (templated)
+    :param notifiers: ``BaseNotifier`` instances (e.g. log and webhook notifiers)
+    :param bucket: the bucket (templated)
+    :param aws_conn_id: Airflow connection for S3
+    """
+
+    template_fields: Sequence[str] = ("dataset", "date", "bucket")
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        date: str,
+        notifiers: Sequence[Any] = (),
+        bucket: str | None = None,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.date = date
+        self.notifiers = list(notifiers)
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops import monitoring
+        from mlops.config import load_dataset_config
+
+        with fail_fast_on_bad_input():
+            cfg = load_dataset_config(self.dataset)
+            night = monitoring.evaluate_night(
+                s3_client(self.aws_conn_id),
+                _bucket(self.bucket),
+                cfg,
+                self.date,
+                run_id=run_identity(context).get("run_id"),
+                log=self.log.info,
+            )
+        result = night.to_dict()
+        notified: list[str] = []
+        if night.fired:
+            self.log.warning("\n%s", night.alert_block())
+            self.log.info("alert event: %s", night.uris.get("alert_uri"))
+            notify_context = dict(context or {})
+            notify_context["mlops_alert"] = result
+            for notifier in self.notifiers:
+                name = type(notifier).__name__
+                try:
+                    notifier(notify_context)
+                    notified.append(name)
+                except Exception as err:  # a broken notifier must not hide the verdict
+                    self.log.error("notifier %s failed: %s", name, err)
+        self.log.info("report: %s", night.uris.get("report_uri"))
+        self.log.info(
+            "VERDICT: %s dataset=%s night=%s fired=%s retrain=%s",
+            night.verdict,
+            night.dataset,
+            night.day,
+            night.fired,
+            "requested" if night.retrain else "no",
+        )
+        return {**result, "notified": notified}
+
+
+class RequestRetrainOperator(BaseOperator):
+    """Write a retrain request to ``monitoring/<dataset>/retrain_requests/<date>.json`` and emit the asset event.
+
+    Declare ``retrain_request_alias()`` (or the dataset's ``retrain_request_asset``) as
+    outlet; the training DAG is scheduled on the asset.
+
+    :param dataset: dataset (== model) name (templated)
+    :param date: the monitored night (templated)
+    :param night: the alert evaluation result (XCom of ``EvaluateAlertsOperator``) (templated)
+    :param bucket: the bucket (templated)
+    :param aws_conn_id: Airflow connection for S3
+    """
+
+    template_fields: Sequence[str] = ("dataset", "date", "night", "bucket")
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        date: str,
+        night: Any = None,
+        bucket: str | None = None,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.date = date
+        self.night = night
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops import monitoring
+        from mlops.config import load_dataset_config
+
+        night = self.night if isinstance(self.night, dict) else {}
+        bucket = _bucket(self.bucket)
+        with fail_fast_on_bad_input():
+            cfg = load_dataset_config(self.dataset)
+            uri = monitoring.write_retrain_request(
+                s3_client(self.aws_conn_id),
+                bucket,
+                cfg,
+                self.date,
+                night,
+                run_id=run_identity(context).get("run_id"),
+            )
+        reasons = [r.get("name") for r in night.get("rules", []) if r.get("fired") and r.get("retrain")]
+        self.log.info("retrain requested for %s: reasons=%s request=%s", cfg.name, reasons, uri)
+        asset = retrain_request_asset(cfg.name, bucket)
+        extra = {
+            "request_uri": uri,
+            "day": str(self.date),
+            "reasons": reasons,
+            "model_version": night.get("model_version"),
+        }
+        events = context.get("outlet_events") if context else None
+        if events is not None:
+            for outlet in self.outlets or []:
+                if isinstance(outlet, AssetAlias):
+                    events[outlet].add(asset, extra=extra)
+                elif isinstance(outlet, Asset) and outlet.uri.rstrip("/") == asset.uri.rstrip("/"):
+                    events[outlet].extra.update(extra)
+        self.log.info("asset event: %s %s", asset.uri, extra)
+        return {"request_uri": uri, "asset_uri": asset.uri, "reasons": reasons}

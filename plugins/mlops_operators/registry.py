@@ -1,0 +1,386 @@
+"""Registry operators: publish, promote, roll back and retire model versions (see :mod:`mlops.registry`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Asset, AssetAlias, BaseOperator
+from airflow.sdk.exceptions import AirflowSkipException
+
+from mlops.storage import DEFAULT_BUCKET
+from mlops_operators import common
+from mlops_operators.assets import production_model_asset
+
+PUBLISH_VERSION_TEMPLATE = "{{ ti.xcom_pull(task_ids='publish_model')['version'] }}"
+
+
+def _blank(value: Any) -> bool:
+    return value is None or str(value).strip().lower() in ("", "none", "null")
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int_or(value: Any, default: int, name: str) -> int:
+    from mlops.errors import ConfigError
+
+    if _blank(value):
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"The {name!r} parameter must be an integer. Got {value!r} instead.") from err
+
+
+def _who(context: Any) -> tuple[str, dict[str, Any], str | None]:
+    """``(actor, run record, request id)`` of the running task.
+
+    The actor is the user who triggered the run when Airflow knows one
+    (``dag_run.triggering_user_name``), else ``<dag_id>/<run_id>``.
+    """
+    ident = common.run_identity(context)
+    dag_run = context.get("dag_run") if context else None
+    ti = context.get("ti") if context else None
+    user = getattr(dag_run, "triggering_user_name", None)
+    run_type = getattr(dag_run, "run_type", None)
+    run_type = str(getattr(run_type, "value", run_type) or "")
+    dag_id, run_id = ident.get("dag_id"), ident.get("run_id")
+    task_id = getattr(ti, "task_id", None)
+    if user:
+        actor = f"{user} (via {dag_id} {run_id})"
+    elif dag_id:
+        actor = f"{dag_id}/{run_id}"
+    else:
+        actor = "unknown"
+    run = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "task_id": task_id,
+        "try_number": ident.get("try_number"),
+        "run_type": run_type,
+        "triggering_user_name": user,
+        "actor": actor,
+    }
+    request_id = f"{dag_id}/{run_id}/{task_id}" if dag_id and run_id else None
+    return actor, run, request_id
+
+
+def _registry(client, bucket: str, name: str):
+    from mlops.registry import ModelRegistry
+
+    return ModelRegistry(client, bucket, name)
+
+
+class _PointerOperator(BaseOperator):
+    """Shared by promote and rollback: asset events for the moved pointer."""
+
+    def _emit_asset_event(self, context: Any, dataset: str, bucket: str, pointer) -> None:
+        events = context.get("outlet_events") if context else None
+        if events is None:
+            return
+        asset = production_model_asset(dataset, bucket)
+        extra = {
+            "version": pointer.version,
+            "previous_version": pointer.previous_version,
+            "sequence": pointer.sequence,
+            "action": pointer.action,
+        }
+        for outlet in self.outlets or []:
+            if isinstance(outlet, AssetAlias):
+                events[outlet].add(asset, extra=extra)
+            elif isinstance(outlet, Asset) and outlet.uri.rstrip("/") == asset.uri.rstrip("/"):
+                events[outlet].extra.update(extra)
+
+
+class PublishModelOperator(BaseOperator):
+    """Publish a blessed candidate as the next immutable registry version.
+
+    Reads ``blessing.json`` in the candidate prefix first: an unblessed candidate is
+    not an error, the task logs the verdict and is skipped. ``force`` publishes it
+    anyway; that is recorded in the manifest and the audit trail. A retry of the same
+    run returns the version it already published.
+
+    :param dataset: model name (== dataset name) (templated)
+    :param candidate_prefix: ``s3://.../candidates/<dataset>/<run>/`` with ``model.skops`` (templated)
+    :param force: publish even if not blessed, e.g. ``"{{ params.force_promote }}"`` (templated)
+    :param reason: why (recorded in the audit trail) (templated)
+    :param bucket: registry bucket (templated)
+    :param aws_conn_id: Airflow connection for S3
+    """
+
+    template_fields = ("dataset", "candidate_prefix", "force", "reason", "bucket")
+    ui_color = "#e8f4ea"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        candidate_prefix: str,
+        force: bool | str = False,
+        reason: str = "",
+        bucket: str = DEFAULT_BUCKET,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.candidate_prefix = candidate_prefix
+        self.force = force
+        self.reason = reason
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops.registry import NotBlessedError
+
+        client = common.s3_client(self.aws_conn_id)
+        actor, run, _ = _who(context)
+        force = _as_bool(self.force)
+        with common.fail_fast_on_bad_input():
+            try:
+                result = _registry(client, self.bucket, self.dataset).publish(
+                    candidate_prefix=self.candidate_prefix,
+                    run=run,
+                    force=force,
+                    reason=str(self.reason or ""),
+                )
+            except NotBlessedError as err:
+                rules = err.blessing.get("rules") or []
+                failed = [
+                    r.get("rule") or r.get("name")
+                    for r in rules
+                    if isinstance(r, dict) and not r.get("passed")
+                ]
+                self.log.info(
+                    "VERDICT: NOT BLESSED candidate=%s failed=%s -> not published",
+                    self.candidate_prefix,
+                    failed,
+                )
+                raise AirflowSkipException(str(err)) from err
+        if result.forced:
+            self.log.warning(
+                "FORCED publish of an unblessed candidate by %s (reason: %s); audited", actor, self.reason
+            )
+        if result.created:
+            self.log.info("wrote %s (model sha256 %s)", result.manifest_uri, result.model_sha256[:12])
+        else:
+            self.log.info(
+                "already published by run %s as %s: not creating a duplicate", result.run_id, result.version
+            )
+        self.log.info(
+            "VERDICT: PUBLISHED %s %s (%s)",
+            self.dataset,
+            result.version,
+            "forced" if result.forced else "blessed",
+        )
+        return result.to_dict()
+
+
+class PromoteModelOperator(_PointerOperator):
+    """Point ``production`` at a published version with a compare-and-swap.
+
+    By default the expected pointer ETag comes from the version's blessing
+    (``baseline_pointer_etag``): if production moved since the evaluation, nothing is
+    written and the task fails. The candidate is checked first (manifest, not retired,
+    checksums, it loads, a smoke prediction). Declare ``production_model_alias()`` or the
+    dataset's ``production_model_asset`` as outlet so scoring runs on the new model.
+
+    :param dataset: model name (templated)
+    :param version: version to promote; defaults to the ``publish_model`` task's result (templated)
+    :param expected_etag: override the pointer ETag to compare against (templated)
+    :param force: promote even if not blessed (audited) (templated)
+    :param reason: why (recorded in the pointer and the audit trail) (templated)
+    :param alias: alias to move (templated)
+    :param bucket: registry bucket (templated)
+    :param aws_conn_id: Airflow connection for S3
+    """
+
+    template_fields = ("dataset", "version", "expected_etag", "force", "reason", "alias", "bucket")
+    ui_color = "#d4edda"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        version: str = PUBLISH_VERSION_TEMPLATE,
+        expected_etag: str | None = None,
+        force: bool | str = False,
+        reason: str = "",
+        alias: str = "production",
+        bucket: str = DEFAULT_BUCKET,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.version = version
+        self.expected_etag = expected_etag
+        self.force = force
+        self.reason = reason
+        self.alias = alias
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        client = common.s3_client(self.aws_conn_id)
+        actor, run, request_id = _who(context)
+        reg = _registry(client, self.bucket, self.dataset)
+        reason = str(self.reason or "")
+        with common.fail_fast_on_bad_input():
+            if _blank(self.expected_etag):
+                pointer = reg.promote_blessed(
+                    self.version,
+                    reason=reason,
+                    actor=actor,
+                    force=_as_bool(self.force),
+                    alias=self.alias,
+                    request_id=request_id,
+                    run=run,
+                )
+            else:
+                pointer = reg.promote(
+                    self.version,
+                    expected_etag=self.expected_etag,
+                    reason=reason or "promotion",
+                    actor=actor,
+                    alias=self.alias,
+                    request_id=request_id,
+                    run=run,
+                )
+        if pointer.forced:
+            self.log.warning("FORCED promotion of an unblessed version (audited)")
+        self.log.info(
+            "%s: %s → %s (reason %s, by %s)",
+            self.alias,
+            pointer.previous_version or "none",
+            pointer.version,
+            pointer.reason,
+            pointer.actor,
+        )
+        self._emit_asset_event(context, self.dataset, self.bucket, pointer)
+        return {"dataset": self.dataset, **pointer.to_dict()}
+
+
+class RollbackModelOperator(_PointerOperator):
+    """Move ``production`` back to an earlier version (default: the pointer's ``previous_version``).
+
+    The target is checked like a promotion, then the pointer is moved with a
+    compare-and-swap and an audit event ``action: rollback`` is written. Artifacts are
+    never copied or changed.
+
+    :param model: model name (templated)
+    :param target_version: version to roll back to; empty means ``previous_version`` (templated)
+    :param reason: why (at least 10 characters) (templated)
+    :param alias: alias to move (templated)
+    :param bucket: registry bucket (templated)
+    :param aws_conn_id: Airflow connection for S3
+    """
+
+    template_fields = ("model", "target_version", "reason", "alias", "bucket")
+    ui_color = "#fde2e1"
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        reason: str,
+        target_version: str | None = None,
+        alias: str = "production",
+        bucket: str = DEFAULT_BUCKET,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.reason = reason
+        self.target_version = target_version
+        self.alias = alias
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        client = common.s3_client(self.aws_conn_id)
+        actor, run, request_id = _who(context)
+        target = None if _blank(self.target_version) else str(self.target_version).strip()
+        self.log.info("rollback target: %s", target or "previous_version of the pointer")
+        with common.fail_fast_on_bad_input():
+            pointer = _registry(client, self.bucket, self.model).rollback(
+                target=target,
+                reason=str(self.reason or ""),
+                actor=actor,
+                alias=self.alias,
+                request_id=request_id,
+                run=run,
+            )
+        self.log.info(
+            "%s: %s → %s (reason %s, by %s)",
+            self.alias,
+            pointer.previous_version,
+            pointer.version,
+            pointer.reason,
+            pointer.actor,
+        )
+        self._emit_asset_event(context, self.model, self.bucket, pointer)
+        return {"dataset": self.model, **pointer.to_dict()}
+
+
+class RetireModelsOperator(BaseOperator):
+    """Apply the retention policy of one model: tombstone old versions, delete long-retired artifacts.
+
+    Never retired: what an alias points to and its ``previous_version``, the newest
+    ``keep_last`` versions, anything younger than ``grace_days``.
+
+    :param dataset: model name (templated)
+    :param keep_last: newest versions to keep; empty means ``registry.keep_last`` of the config (templated)
+    :param grace_days: grace period; empty means ``registry.grace_days`` of the config (templated)
+    :param bucket: registry bucket (templated)
+    :param aws_conn_id: Airflow connection for S3
+    """
+
+    template_fields = ("dataset", "keep_last", "grace_days", "bucket")
+    ui_color = "#eeeeee"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        keep_last: int | str | None = None,
+        grace_days: int | str | None = None,
+        bucket: str = DEFAULT_BUCKET,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.keep_last = keep_last
+        self.grace_days = grace_days
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops.config import load_dataset_config
+
+        client = common.s3_client(self.aws_conn_id)
+        actor, _, _ = _who(context)
+        with common.fail_fast_on_bad_input():
+            policy = load_dataset_config(self.dataset).registry
+            keep_last = _int_or(self.keep_last, policy.keep_last, "keep_last")
+            grace_days = _int_or(self.grace_days, policy.grace_days, "grace_days")
+            self.log.info(
+                "retention policy for %s: keep_last=%d grace_days=%d", self.dataset, keep_last, grace_days
+            )
+            result = _registry(client, self.bucket, self.dataset).retire(
+                keep_last=keep_last, grace_days=grace_days, actor=actor
+            )
+        for d in result.decisions:
+            self.log.info("retention %s: %s (%s)", d["version"], d["decision"], d["reason"])
+        self.log.info(
+            "retired %s, deleted artifacts of %s, kept %s",
+            result.retired or "none",
+            result.purged or "none",
+            result.kept or "none",
+        )
+        return result.to_dict()

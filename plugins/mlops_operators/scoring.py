@@ -1,0 +1,261 @@
+"""Scoring operators: plan a run, score shards, publish the partition (see :mod:`mlops.scoring`).
+
+In the scoring DAG::
+
+    plan_scoring (PlanScoringOperator)        resolve the model once, verify it, pin the input, cut shards
+      -> validate_batch
+      -> score_batch (ScoreBatchOperator, mapped over the shards)
+      -> finalize_partition (FinalizePartitionOperator)   reject share, _SUCCESS last, stale cleanup
+
+``ScoreBatchOperator`` without a ``plan`` runs the whole thing in one task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from mlops.storage import DEFAULT_BUCKET
+from mlops_operators import common
+
+
+def _blank(value: Any) -> bool:
+    return value is None or str(value).strip().lower() in ("", "none", "null")
+
+
+def _run_id(context: Any) -> str | None:
+    return common.run_identity(context).get("run_id")
+
+
+def _config(dataset: str):
+    from mlops.config import load_dataset_config
+
+    return load_dataset_config(dataset)
+
+
+class PlanScoringOperator(BaseOperator):
+    """Resolve the model reference once, verify and load the model, pin the input, cut the shards.
+
+    Nothing is written: a checksum mismatch fails the run before any output exists.
+    Returns one dict per shard (the plan plus ``shard_index``), ready for
+    ``ScoreBatchOperator.partial(...).expand(plan=...)``.
+
+    :param dataset: dataset (and model) name (templated)
+    :param input_uri: the day's batch, ``s3://.../batch.parquet`` (templated)
+    :param output_uri: the partition prefix, ``s3://.../predictions/<dataset>/<date>/`` (templated)
+    :param version: ``"production"`` (an alias) or a pinned version ``"v0007"`` (templated)
+    :param shards: number of shards (templated; cut on the chunk grid, capped by the row count)
+    :param bucket: registry bucket (templated)
+    :param aws_conn_id: Airflow connection for S3
+    """
+
+    template_fields: Sequence[str] = ("dataset", "input_uri", "output_uri", "version", "shards", "bucket")
+    ui_color = "#eef3fb"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        input_uri: str,
+        output_uri: str,
+        version: str = "production",
+        shards: int | str = 1,
+        bucket: str = DEFAULT_BUCKET,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.input_uri = input_uri
+        self.output_uri = output_uri
+        self.version = version
+        self.shards = shards
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        from mlops import scoring
+
+        client = common.s3_client(self.aws_conn_id)
+        version = "production" if _blank(self.version) else str(self.version)
+        shards = 1 if _blank(self.shards) else self.shards
+        with common.fail_fast_on_bad_input():
+            cfg = _config(self.dataset)
+            plan, _ = scoring.plan_scoring(
+                client,
+                cfg,
+                input_uri=self.input_uri,
+                output_uri=self.output_uri,
+                version=version,
+                bucket=self.bucket,
+                run_id=_run_id(context),
+                shards=shards,
+            )
+        self.log.info(
+            "model %s: %s -> %s (resolved once for this run; checksum verified)",
+            plan.dataset,
+            plan.model_ref,
+            plan.model_version,
+        )
+        self.log.info(
+            "input %s: %d rows, VersionId %s -> %d shard(s), chunks of %d rows, attempt %s",
+            plan.input_uri,
+            plan.input_rows,
+            plan.input_version_id,
+            plan.num_shards,
+            plan.chunk_size,
+            plan.attempt,
+        )
+        return plan.shard_inputs()
+
+
+class ScoreBatchOperator(BaseOperator):
+    """Score a batch with one pinned model version, streamed chunk by chunk.
+
+    With ``plan`` (one element of :class:`PlanScoringOperator`'s output) it scores that
+    shard and writes its part and rejects objects, unpublished; the DAG maps it over the
+    shards. Without ``plan`` it runs the whole thing (plan, every shard, publish) in
+    one task. ``validation`` (the ``validate_batch`` XCom) is a guard: a batch whose
+    validation did not succeed is never scored.
+
+    :param dataset: dataset (and model) name (templated)
+    :param input_uri: the batch (templated; without ``plan``)
+    :param output_uri: the partition prefix (templated; without ``plan``)
+    :param version: alias or version, e.g. ``"production"`` or ``"v0007"`` (templated; without ``plan``)
+    :param shards: shards scored in turn (templated; without ``plan``)
+    :param plan: a shard plan from ``plan_scoring`` (usually mapped)
+    :param validation: the validate_batch result; scoring stops unless ``success`` is true
+    :param bucket: registry bucket (templated)
+    :param aws_conn_id: Airflow connection for S3
+    """
+
+    template_fields: Sequence[str] = ("dataset", "input_uri", "output_uri", "version", "shards", "bucket")
+    ui_color = "#e3f0ff"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        input_uri: str | None = None,
+        output_uri: str | None = None,
+        version: str = "production",
+        shards: int | str = 1,
+        plan: Mapping[str, Any] | None = None,
+        validation: Mapping[str, Any] | None = None,
+        bucket: str = DEFAULT_BUCKET,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.input_uri = input_uri
+        self.output_uri = output_uri
+        self.version = version
+        self.shards = shards
+        self.plan = plan
+        self.validation = validation
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+
+    def _check_validation(self) -> None:
+        if self.validation is None:
+            return
+        ok = bool(self.validation.get("success")) if isinstance(self.validation, Mapping) else False
+        self.log.info("check validation of the batch: success=%s -> %s", ok, "score" if ok else "stop")
+        if not ok:
+            raise AirflowFailException(
+                f"The batch did not pass validation ({self.validation!r}); not scoring it. Fix the batch and "
+                "re-run the scoring DAG."
+            )
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops import scoring
+
+        self._check_validation()
+        client = common.s3_client(self.aws_conn_id)
+        with common.fail_fast_on_bad_input():
+            cfg = _config(self.dataset)
+            if self.plan is not None:
+                result = scoring.score_shard(client, cfg, dict(self.plan))
+            else:
+                if _blank(self.input_uri) or _blank(self.output_uri):
+                    raise AirflowFailException(
+                        "ScoreBatchOperator needs input_uri and output_uri when no plan is given; "
+                        f"got input_uri={self.input_uri!r} output_uri={self.output_uri!r}."
+                    )
+                result = scoring.score_batch(
+                    client,
+                    cfg,
+                    input_uri=self.input_uri,
+                    output_uri=self.output_uri,
+                    version="production" if _blank(self.version) else str(self.version),
+                    bucket=self.bucket,
+                    run_id=_run_id(context),
+                    shards=1 if _blank(self.shards) else self.shards,
+                )
+        if isinstance(result, scoring.ShardResult):
+            self.log.info(
+                "shard %d/%d: %d rows in, %d scored, %d rejected by %s %s -> %s",
+                result.shard_index + 1,
+                result.num_shards,
+                result.rows_in,
+                result.rows_scored,
+                result.rows_rejected,
+                result.dataset,
+                result.model_version,
+                result.part.uri,
+            )
+        else:
+            for line in result.summary_lines():
+                self.log.info("%s", line)
+        return result.to_dict()
+
+
+class FinalizePartitionOperator(BaseOperator):
+    """Publish the partition: every shard present, reject share within bounds, ``_SUCCESS`` last.
+
+    Then removes the stale objects of earlier attempts under the same partition. Too
+    many rejects fail the task without publishing (no retry: it is bad data).
+
+    :param dataset: dataset name (templated)
+    :param shard_results: the ``score_batch`` results (all mapped instances)
+    :param max_reject_fraction: override ``scoring.max_reject_fraction`` (templated; empty = config)
+    :param aws_conn_id: Airflow connection for S3
+    """
+
+    template_fields: Sequence[str] = ("dataset", "max_reject_fraction")
+    ui_color = "#e8f4ea"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        shard_results: Sequence[Mapping[str, Any]],
+        max_reject_fraction: float | str | None = None,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.shard_results = shard_results
+        self.max_reject_fraction = max_reject_fraction
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops import scoring
+
+        client = common.s3_client(self.aws_conn_id)
+        results = [dict(r) for r in (self.shard_results or [])]
+        limit = None if _blank(self.max_reject_fraction) else float(self.max_reject_fraction)
+        with common.fail_fast_on_bad_input():
+            result = scoring.publish_partition(
+                client, _config(self.dataset), results, max_reject_fraction=limit
+            )
+        for line in result.summary_lines():
+            self.log.info("%s", line)
+        if result.stale_removed:
+            self.log.info("removed %d stale object(s) from %s", result.stale_removed, result.output_uri)
+        return result.to_dict()

@@ -1,0 +1,123 @@
+"""ValidateBatchOperator: the gate in front of training and scoring (Great Expectations)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from mlops_operators.common import fail_fast_on_bad_input, run_identity, s3_client
+
+
+def _as_bool(value: Any) -> bool:
+    """A rendered template gives "True"/"False"; anything else must be a real bool."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", "", "none"):
+        return False
+    raise AirflowFailException(
+        f"The 'labelled' parameter of ValidateBatchOperator must be a boolean. Got {value!r} instead."
+    )
+
+
+class ValidateBatchOperator(BaseOperator):
+    """Validate one batch against its dataset's GX expectation suite.
+
+    On success it writes ``<batch>.validation.json`` and the GX Data Docs page
+    ``<batch>.validation.html`` beside the batch and returns small metadata.
+    On failure it copies the batch byte-for-byte to ``quarantine/<key>`` with the
+    report beside it (the original stays), logs every failing expectation in
+    one line, and fails the task without retries, so nothing downstream runs.
+    Unreadable input (missing, empty, truncated, header-only, wrong delimiter,
+    not Parquet/CSV) also fails the task at once with a clear message.
+    A retry of an unchanged batch reuses the recorded result.
+
+    :param dataset: dataset name, e.g. ``credit`` (templated).
+    :param batch_uri: ``s3://bucket/data/<dataset>/features/dt=<day>/batch.parquet`` (templated).
+    :param labelled: join the batch's late labels and check the target too (training; templated,
+        ``"{{ params.labelled }}"`` renders to "True"/"False").
+    :param fail_on_reject: if False, a rejected batch is still recorded and quarantined, but the
+        task succeeds and returns ``success: False`` (for callers that drop bad days themselves).
+    :param aws_conn_id: Airflow connection for S3.
+    """
+
+    template_fields: Sequence[str] = ("dataset", "batch_uri", "labelled")
+    ui_color = "#e8f4e8"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        batch_uri: str,
+        labelled: bool = False,
+        fail_on_reject: bool = True,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.batch_uri = batch_uri
+        self.labelled = labelled
+        self.fail_on_reject = fail_on_reject
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context) -> dict[str, Any]:
+        from mlops.config import load_dataset_config
+        from mlops.validation import BatchRejected, validate_and_record
+
+        labelled = _as_bool(self.labelled)
+        client = s3_client(self.aws_conn_id)
+        run_id = run_identity(context).get("run_id")
+        self.log.info(
+            "validating %s (dataset=%s, labelled=%s, run_id=%s)",
+            self.batch_uri,
+            self.dataset,
+            labelled,
+            run_id,
+        )
+        try:
+            with fail_fast_on_bad_input():
+                cfg = load_dataset_config(self.dataset)
+                report = validate_and_record(
+                    client,
+                    self.batch_uri,
+                    cfg,
+                    labelled=labelled,
+                    run_id=run_id,
+                    raise_on_failure=self.fail_on_reject,
+                )
+        except AirflowFailException as err:
+            rejected = err.__cause__
+            if isinstance(rejected, BatchRejected):
+                self._log_report(rejected.report)
+                self.log.error(
+                    "quarantined %s -> %s (original kept)", self.batch_uri, rejected.quarantine_uri
+                )
+            else:
+                self.log.error("cannot validate %s: %s", self.batch_uri, err)
+            raise
+        self._log_report(report)
+        if not report.success:
+            self.log.warning(
+                "fail_on_reject=False: %s recorded as rejected and quarantined at %s; continuing",
+                self.batch_uri,
+                report.quarantine_uri,
+            )
+        return report.metadata()
+
+    def _log_report(self, report) -> None:
+        if report.cached:
+            self.log.info("already validated: %s (result %s)", report.data_uri, report.validation_uri)
+        for line in report.summary_lines():
+            self.log.error("FAIL %s", line)
+        self.log.info("validation result: %s", report.validation_uri)
+        self.log.info("data docs: %s", report.docs_uri)
+        if report.success:
+            self.log.info("%s", report.verdict_line())
+        else:
+            self.log.error("%s", report.verdict_line())

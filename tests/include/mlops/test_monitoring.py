@@ -1,0 +1,400 @@
+"""Monitoring core: reference profiles, drift, prediction drift, performance estimation, rules, nightly I/O."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops import monitoring, storage
+from mlops.config import AlertRule, MonitoringSpec
+from mlops.datagen import Scenario, generate_day
+from mlops.errors import ConfigError, InputReadError
+
+DAY_A, DAY_B = date(2026, 1, 5), date(2026, 1, 6)
+
+
+# ------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def credit_pools(credit_cfg):
+    """Two independent clean days of 100k rows (reference and current pools)."""
+    ref, _ = generate_day(credit_cfg, DAY_A, 100_000)
+    cur, _ = generate_day(credit_cfg, DAY_B, 100_000)
+    return ref, cur
+
+
+def _fit_model(cfg, frame: pd.DataFrame, labels: pd.DataFrame):
+    """A small calibrated classifier (impute + scale + one-hot + logistic regression)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    pre = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(), StandardScaler()), list(cfg.features.numeric)),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value="missing"), OneHotEncoder(handle_unknown="ignore")
+                ),
+                list(cfg.features.categorical),
+            ),
+        ]
+    )
+    model = make_pipeline(pre, LogisticRegression(max_iter=500))
+    x = frame[list(cfg.features.all)].astype({c: object for c in cfg.features.categorical})
+    return model.fit(x, labels[cfg.target].to_numpy())
+
+
+def _proba(cfg, model, frame):
+    x = frame[list(cfg.features.all)].astype({c: object for c in cfg.features.categorical})
+    return model.predict_proba(x)[:, 1]
+
+
+@pytest.fixture(scope="module")
+def credit_model(credit_cfg):
+    ref, labels = generate_day(credit_cfg, date(2026, 1, 2), 8000)
+    return _fit_model(credit_cfg, ref, labels), ref
+
+
+# ------------------------------------------------------------------ profile
+def test_reference_profile_is_json_safe_and_complete(credit_cfg, credit_day):
+    features, labels = credit_day
+    frame = features.merge(labels, on=credit_cfg.id_column)
+    proba = np.column_stack([np.full(len(frame), 0.8), np.full(len(frame), 0.2)])
+    profile = monitoring.build_reference_profile(
+        frame, credit_cfg, predictions=proba, importances={"credit_score": np.float64(0.3), "age": 0.01}
+    )
+    text = json.dumps(profile, allow_nan=False)  # strict JSON: no NaN/inf
+    assert len(text) < 400_000
+    assert profile["schema"] == monitoring.PROFILE_SCHEMA and profile["row_count"] == len(frame)
+    assert set(profile["features"]) == set(credit_cfg.features.all)
+    score = profile["features"]["credit_score"]
+    assert len(score["edges"]) == 9 and len(score["bin_counts"]) == 10 and sum(score["bin_counts"]) == score["count"]
+    assert len(score["sketch"]) == monitoring.SKETCH_SIZE and score["sketch"] == sorted(score["sketch"])
+    term = profile["features"]["loan_term_months"]  # two values: ties merge the bins
+    assert term["edges"] == [36.0] and sum(term["bin_counts"]) == len(frame)
+    edu = profile["features"]["education"]
+    assert edu["kind"] == "categorical" and 0.04 < edu["missing_rate"] < 0.12
+    assert abs(sum(edu["frequencies"].values()) - 1) < 1e-9
+    assert profile["prediction"]["kind"] == "probability" and profile["prediction"]["mean"] == pytest.approx(0.2)
+    assert profile["target"]["kind"] == "categorical"
+    assert list(profile["importances"]) == ["credit_score", "age"]
+
+
+def test_reference_profile_rejects_missing_features_and_bad_bins(credit_cfg, credit_day):
+    features, _ = credit_day
+    with pytest.raises(ConfigError, match=r"lacks features \['credit_score'\]"):
+        monitoring.build_reference_profile(features.drop(columns=["credit_score"]), credit_cfg)
+    with pytest.raises(ConfigError, match="'bins' parameter"):
+        monitoring.build_reference_profile(features, credit_cfg, bins=1)
+    with pytest.raises(ConfigError, match="predictions has 3 values"):
+        monitoring.build_reference_profile(features, credit_cfg, predictions=np.zeros(3))
+
+
+def test_compute_drift_rejects_something_that_is_not_a_profile(credit_day):
+    with pytest.raises(ConfigError, match="is not a reference profile"):
+        monitoring.compute_drift({"features": {}}, credit_day[0])
+
+
+# ------------------------------------------------------------------ statistics
+def test_psi_and_holm_basics():
+    assert monitoring.psi(np.array([10, 10]), np.array([10, 10])) == 0.0
+    assert monitoring.psi(np.array([50, 50]), np.array([90, 10])) == pytest.approx(
+        (0.9 - 0.5) * np.log(0.9 / 0.5) + (0.1 - 0.5) * np.log(0.1 / 0.5)
+    )
+    assert np.isfinite(monitoring.psi(np.array([100, 0]), np.array([50, 50])))  # epsilon for empty bins
+    assert monitoring.holm([0.01, 0.04, 0.03]).tolist() == pytest.approx([0.03, 0.06, 0.06])
+
+
+@pytest.mark.parametrize("n", [1_000, 100_000, 1_000_000])
+def test_no_drift_pair_stays_ok_at_any_size(credit_cfg, credit_pools, n):
+    """No alarm inflation: two draws of the same process stay OK from 1k to 1M rows.
+
+    1M rows are bootstrapped from the two independent 100k pools, so the pair differs by
+    100k-level sampling noise: a p-value test at n=1M would flag it; effect sizes do not.
+    """
+    ref_pool, cur_pool = credit_pools
+    if n <= len(ref_pool):
+        ref, cur = ref_pool.iloc[:n], cur_pool.iloc[:n]
+    else:
+        rng = np.random.default_rng(7)
+        ref = ref_pool.iloc[rng.integers(0, len(ref_pool), n)]
+        cur = cur_pool.iloc[rng.integers(0, len(cur_pool), n)]
+    started = time.perf_counter()
+    report = monitoring.compute_drift(monitoring.build_reference_profile(ref, credit_cfg), cur, credit_cfg.monitoring)
+    elapsed = time.perf_counter() - started
+    assert report.verdict == "OK", report.summary_lines()
+    assert report.drifted_features == [] and not report.dataset_drift
+    assert all(f.status == "ok" for f in report.features)
+    large = n >= credit_cfg.monitoring.large_sample
+    assert {f.method for f in report.features} == (
+        {"wasserstein", "jensenshannon"} if large else {"ks", "chi2"}
+    )
+    if large:
+        assert max(f.score for f in report.features) < credit_cfg.monitoring.distance_alert / 2
+    assert elapsed < 15, f"profile + drift on {n} rows took {elapsed:.1f}s"
+
+
+def _inject(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drift on exactly three features: age (+6 years), loan_amount (x1.35), region (north -> south)."""
+    out = frame.copy()
+    out["age"] = out["age"] + 6
+    out["loan_amount"] = out["loan_amount"] * 1.35
+    region = np.array(out["region"], dtype=object)
+    rng = np.random.default_rng(3)
+    region[(region == "north") & (rng.random(len(region)) < 0.7)] = "south"
+    out["region"] = region
+    return out
+
+
+@pytest.mark.parametrize("n", [2_000, 50_000])
+def test_injected_drift_is_detected_on_exactly_those_features(credit_cfg, credit_pools, n):
+    ref_pool, cur_pool = credit_pools
+    profile = monitoring.build_reference_profile(ref_pool.iloc[:n], credit_cfg)
+    report = monitoring.compute_drift(profile, _inject(cur_pool.iloc[:n]), credit_cfg.monitoring)
+    assert sorted(report.drifted_features) == ["age", "loan_amount", "region"], report.summary_lines()
+    assert report.verdict == "ALERT"  # the shifts are large: PSI past the alert level
+    assert [f.feature for f in report.sorted_features()[:3]] == sorted(
+        ["age", "loan_amount", "region"], key=lambda name: -report.feature(name).psi
+    )
+    assert not report.dataset_drift  # 3/19 < 0.3
+
+
+def test_generated_covariate_drift_is_found_on_the_drifted_feature(credit_cfg):
+    """datagen's drift switch on debt_to_income (no other feature depends on it)."""
+    ref, _ = generate_day(credit_cfg, DAY_A, 3000)
+    scenario = Scenario(drift_start=DAY_B, drift_features=("debt_to_income",))
+    cur, _ = generate_day(credit_cfg, DAY_B, 3000, scenario=scenario)
+    report = monitoring.compute_drift(monitoring.build_reference_profile(ref, credit_cfg), cur)
+    assert report.drifted_features == ["debt_to_income"]
+    assert report.feature("debt_to_income").psi_adjusted > 0.25
+
+
+def test_unseen_categories_and_missing_rate_jumps_are_reported(credit_cfg, credit_pools):
+    ref_pool, cur_pool = credit_pools
+    profile = monitoring.build_reference_profile(ref_pool.iloc[:3000], credit_cfg)
+    cur = cur_pool.iloc[:3000].copy()
+    purpose = np.array(cur["loan_purpose"], dtype=object)
+    purpose[:300] = "crypto"
+    cur["loan_purpose"] = purpose
+    cur.loc[cur.index[:1200], "credit_score"] = np.nan
+    report = monitoring.compute_drift(profile, cur)
+    purpose_drift = report.feature("loan_purpose")
+    assert purpose_drift.unseen_count == 300 and purpose_drift.unseen_categories == ("crypto",)
+    assert purpose_drift.drift_detected
+    score = report.feature("credit_score")
+    assert score.missing_drift and score.missing_rate_cur == pytest.approx(0.4) and score.status == "alert"
+
+
+def test_importance_weighting_and_per_feature_thresholds(credit_cfg, credit_pools):
+    ref_pool, cur_pool = credit_pools
+    importances = {"age": 5.0, **{f: 0.1 for f in credit_cfg.features.all if f != "age"}}
+    profile = monitoring.build_reference_profile(ref_pool.iloc[:2000], credit_cfg, importances=importances)
+    cur = cur_pool.iloc[:2000].copy()
+    cur["age"] = cur["age"] + 6
+    plain = monitoring.compute_drift(profile, cur, MonitoringSpec())
+    weighted = monitoring.compute_drift(profile, cur, MonitoringSpec(weight_by_importance=True))
+    assert plain.drift_share == pytest.approx(1 / 19) and not plain.dataset_drift
+    assert weighted.drift_share > 0.7 and weighted.dataset_drift and weighted.verdict == "ALERT"
+    lenient = MonitoringSpec(per_feature={"age": {"psi_warn": 5.0, "psi_alert": 9.0, "p_value": 1e-300}})
+    assert monitoring.compute_drift(profile, cur, lenient).feature("age").status == "ok"
+    with pytest.raises(ValueError, match="unknown keys"):
+        MonitoringSpec(per_feature={"age": {"psi_limit": 1}})
+
+
+# ------------------------------------------------------------------ predictions and performance
+def test_label_shift_shows_in_prediction_drift(credit_cfg, credit_model):
+    model, ref = credit_model
+    profile = monitoring.build_reference_profile(ref, credit_cfg, predictions=_proba(credit_cfg, model, ref))
+    quiet, _ = generate_day(credit_cfg, DAY_B, 3000)
+    shifted, _ = generate_day(
+        credit_cfg, DAY_B, 3000, scenario=Scenario(label_shift_start=DAY_B, label_shift_rate=0.35)
+    )
+    calm = monitoring.compute_drift(profile, quiet, predictions=_proba(credit_cfg, model, quiet))
+    drift = monitoring.compute_drift(profile, shifted, predictions=_proba(credit_cfg, model, shifted))
+    assert not calm.prediction_drift and calm.prediction.status == "ok"
+    assert drift.prediction_drift and drift.prediction.status == "alert", drift.prediction.describe()
+    assert drift.prediction.cur_summary["mean"] > drift.prediction.ref_summary["mean"] + 0.05
+    assert drift.verdict == "ALERT"
+
+
+def test_cbpe_estimate_is_within_tolerance_of_realised_performance(credit_cfg, credit_model):
+    """Tolerance: |estimated - realised| <= 0.03 for ROC AUC and accuracy, on clean and covariate-drifted days."""
+    model, _ = credit_model
+    for scenario in (None, Scenario(drift_start=DAY_B)):
+        cur, labels = generate_day(credit_cfg, DAY_B, 6000, seed=11, scenario=scenario)
+        proba = _proba(credit_cfg, model, cur)
+        realised = monitoring.classification_metrics(labels[credit_cfg.target], proba)
+        estimated = monitoring.estimate_classification_performance(proba)
+        for metric in ("roc_auc", "accuracy"):
+            assert abs(estimated[metric] - realised[metric]) <= 0.03, (metric, estimated, realised)
+        assert abs(estimated["positive_rate"] - realised["positive_rate"]) <= 0.03
+
+
+def test_compute_performance_realised_and_estimated_days(credit_cfg, credit_model):
+    model, _ = credit_model
+    scored = {}
+    for i, labelled in enumerate((True, True, False)):
+        day = (DAY_B + timedelta(days=i)).isoformat()
+        cur, labels = generate_day(credit_cfg, DAY_B + timedelta(days=i), 1500)
+        preds = pd.DataFrame(
+            {credit_cfg.id_column: cur[credit_cfg.id_column], "probability": _proba(credit_cfg, model, cur)}
+        )
+        preds["prediction"] = (preds["probability"] >= 0.5).astype(int)
+        preds["model_version"] = "v0001"
+        scored[day] = (preds, labels if labelled else None)
+    report = monitoring.compute_performance(credit_cfg, "2026-01-08", scored, baseline={"roc_auc": 0.8})
+    assert [d.source for d in report.days] == ["realised", "realised", "estimated"]
+    assert report.realised["n"] == 3000 and report.realised["days"] == 2
+    assert report.estimated["n"] == 1500
+    base, cur, drop = report.change("roc_auc")
+    assert base == 0.8 and drop == pytest.approx(0.8 - cur)
+    assert "realised (2 days, n=3000)" in report.summary
+    assert monitoring.PerformanceReport.from_dict(report.to_dict()) == report
+
+
+def test_holdout_metrics_reads_the_model_card_layout():
+    assert monitoring.holdout_metrics({"candidate": {"metrics": {"roc_auc": 0.8, "recall": 0.3}, "slices": {}}}) == {
+        "roc_auc": 0.8,
+        "recall": 0.3,
+    }
+    assert monitoring.holdout_metrics({"rmse": 3.0, "note": "x"}) == {"rmse": 3.0}
+    assert monitoring.holdout_metrics(None) == {}
+
+
+# ------------------------------------------------------------------ rules
+def _drift(credit_cfg, credit_pools, drifted: bool, importances=None):
+    ref_pool, cur_pool = credit_pools
+    profile = monitoring.build_reference_profile(ref_pool.iloc[:2000], credit_cfg, importances=importances)
+    cur = cur_pool.iloc[:2000]
+    if drifted:
+        cur = cur.copy()
+        for col in ("age", "loan_amount", "credit_score", "debt_to_income", "interest_rate", "annual_income"):
+            cur[col] = cur[col] * 1.4
+    return monitoring.compute_drift(profile, cur, credit_cfg.monitoring)
+
+
+def test_alert_rules_fire_only_on_their_condition(credit_cfg, credit_pools):
+    rules = [
+        AlertRule(name="psi_top", kind="psi_top_features", top_k=2, threshold=0.25),
+        AlertRule(name="share", kind="dataset_drift", retrain=True),
+        AlertRule(name="three_nights", kind="consecutive_drift", nights=3),
+        AlertRule(name="auc", kind="metric_drop", metric="roc_auc", max_drop=0.05),
+    ]
+    imp = {"region": 9.0, "education": 8.0, "age": 0.1}
+    quiet = _drift(credit_cfg, credit_pools, False, imp)
+    loud = _drift(credit_cfg, credit_pools, True, imp)
+    perf_ok = monitoring.PerformanceReport("credit", "d", "classification", "v1", {"roc_auc": 0.80}, (),
+                                           {"roc_auc": 0.78, "n": 10}, {})
+    perf_bad = monitoring.PerformanceReport("credit", "d", "classification", "v1", {"roc_auc": 0.80}, (),
+                                            {"roc_auc": 0.70, "n": 10}, {})
+    history = [{"day": "2026-01-08", "dataset_drift": True}, {"day": "2026-01-09", "dataset_drift": True}]
+
+    calm = monitoring.evaluate_rules(rules, day="2026-01-10", drift=quiet, performance=perf_ok, history=history)
+    assert [r.fired for r in calm] == [False, False, False, False]
+    assert monitoring.night_verdict(quiet, calm) == "OK"
+
+    fired = monitoring.evaluate_rules(rules, day="2026-01-10", drift=loud, performance=perf_bad, history=history)
+    by_name = {r.name: r for r in fired}
+    assert not by_name["psi_top"].fired  # the drifted features are not among the top-2 by importance
+    assert "top-2 by importance" in by_name["psi_top"].detail
+    assert by_name["share"].fired and by_name["share"].retrain
+    assert by_name["three_nights"].fired and by_name["three_nights"].value == 3
+    assert by_name["auc"].fired and by_name["auc"].value == pytest.approx(0.10)
+    assert "drop +0.1000 > max 0.05" in by_name["auc"].detail
+
+    gap = [{"day": "2026-01-07", "dataset_drift": True}, {"day": "2026-01-09", "dataset_drift": True}]
+    broken = monitoring.evaluate_rules(rules[2:3], day="2026-01-10", drift=loud, history=gap)
+    assert not broken[0].fired and broken[0].value == 2
+
+    no_importance = _drift(credit_cfg, credit_pools, True)
+    any_feature = monitoring.evaluate_rules(rules[:1], day="2026-01-10", drift=no_importance)[0]
+    assert any_feature.fired and "any feature" in any_feature.detail
+
+
+def test_metric_drop_rule_without_labels_uses_estimates_only_when_asked():
+    perf = monitoring.PerformanceReport("credit", "d", "classification", "v1", {"roc_auc": 0.8}, (), {},
+                                        {"roc_auc": 0.6, "n": 100})
+    realised_only = AlertRule(name="auc", kind="metric_drop", metric="roc_auc", max_drop=0.05)
+    any_source = AlertRule(name="auc", kind="metric_drop", metric="roc_auc", max_drop=0.05, source="any")
+    assert not monitoring.evaluate_rules([realised_only], day="d", drift=None, performance=perf)[0].fired
+    assert monitoring.evaluate_rules([any_source], day="d", drift=None, performance=perf)[0].fired
+    with pytest.raises(ValueError, match="needs \\['metric', 'max_drop'\\]"):
+        AlertRule(name="x", kind="metric_drop")
+
+
+# ------------------------------------------------------------------ nightly I/O (moto)
+def _seed_night(s3, bucket, cfg, model, *, days, scenario=None, rows=800, profile_days=2):
+    """Batches, labels and predictions (parts + _SUCCESS) for ``days``; a profile from earlier days."""
+    first = days[0] - timedelta(days=profile_days)
+    ref = pd.concat([generate_day(cfg, first + timedelta(days=i), rows)[0] for i in range(profile_days)])
+    profile = monitoring.build_reference_profile(ref, cfg, predictions=_proba(cfg, model, ref))
+    profile_uri = f"s3://{bucket}/models/{cfg.name}/test/reference_profile.json"
+    storage.put_json(s3, profile_uri, profile)
+    for day in days:
+        features, labels = generate_day(cfg, day, rows, scenario=scenario)
+        storage.write_parquet(s3, storage.batch_uri(bucket, cfg.name, day), features)
+        storage.write_parquet(s3, storage.labels_uri(bucket, cfg.name, day), labels)
+        proba = _proba(cfg, model, features)
+        preds = pd.DataFrame({cfg.id_column: features[cfg.id_column], "prediction": (proba >= 0.5).astype(int),
+                              "probability": proba, "model_version": "v0001", "run_id": "test"})
+        prefix = storage.predictions_prefix(bucket, cfg.name, day)
+        storage.write_parquet(s3, prefix + "part-00000.parquet", preds)
+        storage.put_json(s3, prefix + "_SUCCESS", {"parts": ["part-00000.parquet"], "rows": rows})
+    return profile_uri
+
+
+def test_nightly_drift_then_evaluation_writes_report_history_and_alert(s3, bucket, credit_cfg, credit_model):
+    model, _ = credit_model
+    days = [date(2026, 2, 1) + timedelta(days=i) for i in range(3)]
+    profile_uri = _seed_night(s3, bucket, credit_cfg, model, days=days, scenario=Scenario(drift_start=days[0]))
+    drift = monitoring.monitor_drift(s3, bucket, credit_cfg, days[-1], window_days=4, reference_uri=profile_uri)
+    assert drift.verdict == "ALERT" and drift.dataset_drift and drift.prediction is not None
+    assert drift.context["current_window"]["days"] == [d.isoformat() for d in days]
+    assert "2026-01-31" in drift.context["current_window"]["skipped"]
+    drift_json = storage.get_json(s3, drift.context["drift_uri"])
+    assert monitoring.DriftReport.from_dict(drift_json).drifted_features == drift.drifted_features
+
+    night = monitoring.evaluate_night(s3, bucket, credit_cfg, days[-1], run_id="r1")
+    assert night.verdict == "ALERT" and "dataset_drift" in night.fired and night.retrain
+    assert "MONITORING ALERT" in night.alert_block() and "dataset_drift" in night.alert_block()
+    event = storage.get_json(s3, monitoring.alert_uri(bucket, "credit", days[-1].isoformat()))
+    assert event["verdict"] == "ALERT" and event["run_id"] == "r1"
+    page = storage.get_bytes(s3, night.uris["report_uri"]).decode()
+    assert page.count("data:image/png;base64,") >= 3 and "credit_score" in page and ">ALERT<" in page
+    twin = storage.get_json(s3, night.uris["report_json_uri"])
+    assert twin["verdict"] == "ALERT" and twin["drift"]["features"][0]["drift_detected"]
+    assert storage.get_json(s3, night.uris["history_uri"])["dataset_drift"] is True
+    request = monitoring.write_retrain_request(s3, bucket, credit_cfg, days[-1], night.to_dict(), run_id="r1")
+    assert storage.get_json(s3, request)["reasons"][0]["name"] == "dataset_drift"
+
+
+def test_nightly_drift_fails_clearly_without_scored_days(s3, bucket, credit_cfg):
+    storage.put_json(s3, f"s3://{bucket}/p.json", {"schema": monitoring.PROFILE_SCHEMA, "features": {}})
+    with pytest.raises(InputReadError, match="No scored day of credit between 2026-03-01 and 2026-03-03"):
+        monitoring.monitor_drift(s3, bucket, credit_cfg, "2026-03-03", reference_uri=f"s3://{bucket}/p.json")
+    with pytest.raises(ConfigError, match="'date' parameter must be YYYY-MM-DD"):
+        monitoring.monitor_drift(s3, bucket, credit_cfg, "yesterday", reference_uri=f"s3://{bucket}/p.json")
+
+
+def test_cli_drift_on_local_files(tmp_path, credit_cfg, credit_pools, capsys):
+    from mlops.cli import main
+
+    ref_pool, cur_pool = credit_pools
+    ref_path, cur_path, bad_path = tmp_path / "ref.parquet", tmp_path / "cur.parquet", tmp_path / "bad.parquet"
+    ref_pool.iloc[:3000].to_parquet(ref_path)
+    cur_pool.iloc[:3000].to_parquet(cur_path)
+    _inject(cur_pool.iloc[:3000]).to_parquet(bad_path)
+    assert main(["drift", "--reference", str(ref_path), "--current", str(cur_path), "--dataset", "credit"]) == 0
+    assert "VERDICT: OK" in capsys.readouterr().out
+    assert main(["drift", "--reference", str(ref_path), "--current", str(bad_path), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "ALERT" and set(out["drifted_features"]) >= {"age", "loan_amount", "region"}
+    assert main(["drift", "--reference", str(tmp_path / "nope.parquet"), "--current", str(cur_path)]) == 2

@@ -169,8 +169,13 @@ class Rule:
     verdict: str  # pass | fail | skip
     detail: str = ""
 
+    @property
+    def passed(self) -> bool:
+        """Not failed (a skipped rule does not block)."""
+        return self.verdict != FAIL
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "passed": self.passed}
 
 
 def _higher_is_better(metric: str) -> bool:
@@ -203,8 +208,11 @@ def _compare(metric: str, cand: float, prod: float, margin: float) -> tuple[str,
 
 
 def production_rule(
-    cfg: DatasetConfig, candidate: dict[str, float | None], production: dict[str, float | None] | None,
-    *, baseline_error: str | None = None,
+    cfg: DatasetConfig,
+    candidate: dict[str, float | None],
+    production: dict[str, float | None] | None,
+    *,
+    baseline_error: str | None = None,
 ) -> Rule:
     """Rule 2: the primary metric is not worse than production's by more than the margin."""
     metric, margin = cfg.gate.primary_metric, cfg.gate.max_primary_regression
@@ -215,8 +223,16 @@ def production_rule(
         return Rule(name, "production", metric, cand, None, f"margin {margin:g}", SKIP, detail)
     prod = production.get(metric)
     if cand is None or prod is None:
-        return Rule(name, "production", metric, cand, prod, f"margin {margin:g}", FAIL,
-                    f"{metric} could not be computed for {'candidate' if cand is None else 'production'}")
+        return Rule(
+            name,
+            "production",
+            metric,
+            cand,
+            prod,
+            f"margin {margin:g}",
+            FAIL,
+            f"{metric} could not be computed for {'candidate' if cand is None else 'production'}",
+        )
     verdict, threshold = _compare(metric, cand, prod, margin)
     return Rule(name, "production", metric, cand, prod, threshold, verdict, f"delta {cand - prod:+.4f}")
 
@@ -229,12 +245,24 @@ def slice_rules(
     """Rule 3: no slice's primary metric regresses by more than ``gate.max_slice_regression``."""
     metric, margin = cfg.gate.primary_metric, cfg.gate.max_slice_regression
     if not cfg.training.slice_columns:
-        return [Rule("slices", "slice", metric, None, None, "-", SKIP, "no training.slice_columns configured")]
+        return [
+            Rule("slices", "slice", metric, None, None, "-", SKIP, "no training.slice_columns configured")
+        ]
     if margin is None:
         return [Rule("slices", "slice", metric, None, None, "-", SKIP, "gate.max_slice_regression not set")]
     if production_slices is None:
-        return [Rule("slices", "slice", metric, None, None, f"margin {margin:g}", SKIP,
-                     "no production model yet: floors decide")]
+        return [
+            Rule(
+                "slices",
+                "slice",
+                metric,
+                None,
+                None,
+                f"margin {margin:g}",
+                SKIP,
+                "no production model yet: floors decide",
+            )
+        ]
     rules = []
     for col, values in candidate_slices.items():
         for value, cand_slice in values.items():
@@ -244,15 +272,45 @@ def slice_rules(
             prod = (prod_slice or {}).get("metrics", {}).get(metric)
             n = cand_slice["n"]
             if n < cfg.gate.min_slice_rows:
-                rules.append(Rule(name, "slice", metric, cand, prod, f"margin {margin:g}", SKIP,
-                                  f"{n} rows < gate.min_slice_rows {cfg.gate.min_slice_rows}"))
+                rules.append(
+                    Rule(
+                        name,
+                        "slice",
+                        metric,
+                        cand,
+                        prod,
+                        f"margin {margin:g}",
+                        SKIP,
+                        f"{n} rows < gate.min_slice_rows {cfg.gate.min_slice_rows}",
+                    )
+                )
             elif cand is None or prod is None:
-                rules.append(Rule(name, "slice", metric, cand, prod, f"margin {margin:g}", SKIP,
-                                  f"{metric} undefined on this slice ({n} rows)"))
+                rules.append(
+                    Rule(
+                        name,
+                        "slice",
+                        metric,
+                        cand,
+                        prod,
+                        f"margin {margin:g}",
+                        SKIP,
+                        f"{metric} undefined on this slice ({n} rows)",
+                    )
+                )
             else:
                 verdict, threshold = _compare(metric, cand, prod, margin)
-                rules.append(Rule(name, "slice", metric, cand, prod, threshold, verdict,
-                                  f"{n} rows, delta {cand - prod:+.4f}"))
+                rules.append(
+                    Rule(
+                        name,
+                        "slice",
+                        metric,
+                        cand,
+                        prod,
+                        threshold,
+                        verdict,
+                        f"{n} rows, delta {cand - prod:+.4f}",
+                    )
+                )
     return rules
 
 
@@ -276,9 +334,21 @@ def behavioural_checks(
 
     rules: list[Rule] = []
     try:
-        model = serialization.load_model(model_bytes, expected_sha256=expected_sha256, where="candidate model.skops")
-        rules.append(Rule("reloads_from_bytes", "behaviour", None, None, None, "loads", PASS,
-                          f"{len(model_bytes)} bytes, sha256 {expected_sha256[:12]}"))
+        model = serialization.load_model(
+            model_bytes, expected_sha256=expected_sha256, where="candidate model.skops"
+        )
+        rules.append(
+            Rule(
+                "reloads_from_bytes",
+                "behaviour",
+                None,
+                None,
+                None,
+                "loads",
+                PASS,
+                f"{len(model_bytes)} bytes, sha256 {expected_sha256[:12]}",
+            )
+        )
     except MLOpsError as err:
         rules.append(Rule("reloads_from_bytes", "behaviour", None, None, None, "loads", FAIL, str(err)))
         return rules + [
@@ -291,17 +361,37 @@ def behavioural_checks(
         missing = frame.head(1).copy()
         for col in cfg.features.optional:
             missing[col] = np.nan
-        rules.append(_predict_check("optional_missing_scores", model, cfg, missing,
-                                    f"optional {list(cfg.features.optional)} all missing"))
+        rules.append(
+            _predict_check(
+                "optional_missing_scores",
+                model,
+                cfg,
+                missing,
+                f"optional {list(cfg.features.optional)} all missing",
+            )
+        )
     else:
-        rules.append(Rule("optional_missing_scores", "behaviour", None, None, None, "-", SKIP,
-                          "no optional features in the config"))
+        rules.append(
+            Rule(
+                "optional_missing_scores",
+                "behaviour",
+                None,
+                None,
+                None,
+                "-",
+                SKIP,
+                "no optional features in the config",
+            )
+        )
     if cfg.features.categorical:
         unseen = frame.head(1).copy()
         for col in cfg.features.categorical:
             unseen[col] = UNSEEN_CATEGORY
-        rules.append(_predict_check("unseen_category_scores", model, cfg, unseen,
-                                    f"categoricals set to {UNSEEN_CATEGORY!r}"))
+        rules.append(
+            _predict_check(
+                "unseen_category_scores", model, cfg, unseen, f"categoricals set to {UNSEEN_CATEGORY!r}"
+            )
+        )
     return rules
 
 
@@ -312,15 +402,29 @@ def _predict_check(name: str, model, cfg: DatasetConfig, frame, what: str) -> Ru
     try:
         pred, proba = predict(model, cfg, frame)
     except Exception as err:  # any failure to score is a failed check, not a crash
-        return Rule(name, "behaviour", None, None, None, expected, FAIL, f"{what}: {type(err).__name__}: {err}")
+        return Rule(
+            name, "behaviour", None, None, None, expected, FAIL, f"{what}: {type(err).__name__}: {err}"
+        )
     values = np.asarray(proba if proba is not None else pred, dtype="float64")
     if values.shape != (len(frame),):
-        return Rule(name, "behaviour", None, None, None, expected, FAIL,
-                    f"{what}: shape {values.shape}, expected ({len(frame)},)")
+        return Rule(
+            name,
+            "behaviour",
+            None,
+            None,
+            None,
+            expected,
+            FAIL,
+            f"{what}: shape {values.shape}, expected ({len(frame)},)",
+        )
     if not np.all(np.isfinite(values)):
-        return Rule(name, "behaviour", None, None, None, expected, FAIL, f"{what}: non-finite {values.tolist()}")
+        return Rule(
+            name, "behaviour", None, None, None, expected, FAIL, f"{what}: non-finite {values.tolist()}"
+        )
     if proba is not None and (values.min() < 0 or values.max() > 1):
-        return Rule(name, "behaviour", None, None, None, expected, FAIL, f"{what}: probability outside [0, 1]")
+        return Rule(
+            name, "behaviour", None, None, None, expected, FAIL, f"{what}: probability outside [0, 1]"
+        )
     return Rule(name, "behaviour", None, None, None, expected, PASS, f"{what}: ok")
 
 
@@ -364,18 +468,41 @@ class Blessing:
         checked = [r for r in self.rules if r.verdict != SKIP]
         champion = self.baseline_version or "none"
         if self.blessed:
-            return (f"VERDICT: BLESSED candidate={self.candidate} champion={champion} "
-                    f"({len(checked)}/{len(checked)} checks)")
+            return (
+                f"VERDICT: BLESSED candidate={self.candidate} champion={champion} "
+                f"({len(checked)}/{len(checked)} checks)"
+            )
         line = f"VERDICT: NOT BLESSED candidate={self.candidate} champion={champion} failed=[{', '.join(self.failed)}]"
         if self.forced:
-            line += " FORCED: publishing anyway" if self.publish else " FORCE REFUSED: behavioural checks failed"
+            line += (
+                " FORCED: publishing anyway" if self.publish else " FORCE REFUSED: behavioural checks failed"
+            )
         return line
 
     def table(self) -> str:
         return rules_table(self.rules)
 
+    def summary(self) -> dict[str, Any]:
+        """The small, JSON-safe view for XCom and the demo summary."""
+        return {
+            "dataset": self.dataset,
+            "candidate": self.candidate,
+            "blessed": self.blessed,
+            "publish": self.publish,
+            "forced": self.forced,
+            "verdict": self.verdict_line(),
+            "failed": self.failed,
+            "baseline_version": self.baseline_version,
+            "baseline_pointer_etag": self.baseline_pointer_etag,
+            "primary_metric": self.primary_metric,
+            "candidate_metrics": self.candidate_metrics,
+            "production_metrics": self.production_metrics,
+            "rules": [r.to_dict() for r in self.rules],
+        }
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["rules"] = [r.to_dict() for r in self.rules]
         data["failed"] = self.failed
         data["publish"] = self.publish
         data["verdict"] = self.verdict_line()
@@ -420,8 +547,11 @@ def decide(
     """Apply the three rules and the behavioural checks. ``candidate``/``production`` are
     :meth:`ModelEvaluation.to_dict` dicts (``production`` None when there is no production model)."""
     rules = floor_rules(cfg, candidate["metrics"])
-    rules.append(production_rule(cfg, candidate["metrics"], production and production["metrics"],
-                                 baseline_error=baseline_error))
+    rules.append(
+        production_rule(
+            cfg, candidate["metrics"], production and production["metrics"], baseline_error=baseline_error
+        )
+    )
     rules.extend(slice_rules(cfg, candidate["slices"], production and production["slices"]))
     rules.extend(behaviour)
     blessed = all(r.verdict != FAIL for r in rules)
@@ -475,8 +605,10 @@ class EvaluationResult:
     def summary_lines(self) -> list[str]:
         m = self.primary_metric
         prod = "none" if self.production is None else _fmt(self.production.get(m))
-        lines = [f"holdout {self.holdout_rows} rows; {m}: candidate {_fmt(self.candidate.get(m))}, "
-                 f"production ({self.baseline_version or 'none'}) {prod}"]
+        lines = [
+            f"holdout {self.holdout_rows} rows; {m}: candidate {_fmt(self.candidate.get(m))}, "
+            f"production ({self.baseline_version or 'none'}) {prod}"
+        ]
         for name, value in self.candidate.items():
             other = None if self.production is None else self.production.get(name)
             lines.append(f"metric {name}: candidate {_fmt(value)} production {_fmt(other)}")
@@ -514,33 +646,51 @@ def evaluate_candidate(client, cfg: DatasetConfig, candidate_prefix: str, *, buc
     record = storage.get_json(client, prefix + training.TRAINING_FILE)
     holdout = training.read_split(client, cfg, record, "holdout")
     y_true = training.target_array(holdout, cfg)
-    log.info("holdout %s..%s: %d rows (re-read by VersionId, hashes match)",
-             record["split"]["holdout_start"], record["split"]["holdout_end"], len(holdout))
-    model = serialization.load_model(storage.get_bytes(client, prefix + training.MODEL_FILE),
-                                     expected_sha256=record["model_sha256"], where=prefix + training.MODEL_FILE)
-    cand_pred, cand_proba = training.predict(model, cfg, holdout)
-    cand = evaluate_predictions(cfg, holdout, y_true, cand_pred, cand_proba)
+    log.info(
+        "holdout %s..%s: %d rows (re-read by VersionId, hashes match)",
+        record["split"]["holdout_start"],
+        record["split"]["holdout_end"],
+        len(holdout),
+    )
+    with training.compute_threads():
+        model = serialization.load_model(
+            storage.get_bytes(client, prefix + training.MODEL_FILE),
+            expected_sha256=record["model_sha256"],
+            where=prefix + training.MODEL_FILE,
+        )
+        cand_pred, cand_proba = training.predict(model, cfg, holdout)
+        cand = evaluate_predictions(cfg, holdout, y_true, cand_pred, cand_proba)
 
-    prod_model, baseline_version, baseline_etag, baseline_error = _production_baseline(client, cfg, bucket)
-    prod, prod_pred, prod_proba = None, None, None
-    if prod_model is not None:
-        try:
-            prod_pred, prod_proba = training.predict(prod_model, cfg, holdout)
-            prod = evaluate_predictions(cfg, holdout, y_true, prod_pred, prod_proba)
-        except Exception as err:  # a champion that cannot score today's data is reported, not fatal
-            baseline_error = f"production {baseline_version} could not score the holdout: {type(err).__name__}: {err}"
-            log.warning("%s", baseline_error)
-            prod_pred = prod_proba = None
+        prod_model, baseline_version, baseline_etag, baseline_error = _production_baseline(
+            client, cfg, bucket
+        )
+        prod, prod_pred, prod_proba = None, None, None
+        if prod_model is not None:
+            try:
+                prod_pred, prod_proba = training.predict(prod_model, cfg, holdout)
+                prod = evaluate_predictions(cfg, holdout, y_true, prod_pred, prod_proba)
+            except Exception as err:  # a champion that cannot score today's data is reported, not fatal
+                baseline_error = (
+                    f"production {baseline_version} could not score the holdout: {type(err).__name__}: {err}"
+                )
+                log.warning("%s", baseline_error)
+                prod_pred = prod_proba = None
     for name, value in cand.metrics.items():
-        log.info("metric %s: candidate %s production %s", name, _fmt(value),
-                 _fmt(prod.metrics.get(name)) if prod else "-")
+        log.info(
+            "metric %s: candidate %s production %s",
+            name,
+            _fmt(value),
+            _fmt(prod.metrics.get(name)) if prod else "-",
+        )
 
     doc = {
         "dataset": cfg.name,
         "task": cfg.task,
         "candidate_prefix": prefix,
         "primary_metric": cfg.gate.primary_metric,
-        "holdout": {k: record["split"][k] for k in ("holdout_start", "holdout_end", "holdout_days", "holdout_rows")},
+        "holdout": {
+            k: record["split"][k] for k in ("holdout_start", "holdout_end", "holdout_days", "holdout_rows")
+        },
         "data_hash": record["data_hash"],
         "candidate": cand.to_dict(),
         "production": prod.to_dict() if prod else None,
@@ -552,15 +702,18 @@ def evaluate_candidate(client, cfg: DatasetConfig, candidate_prefix: str, *, buc
     metrics_uri = storage.put_json(client, prefix + METRICS_FILE, doc).uri
     log.info("wrote %s", metrics_uri)
 
-    html = model_card.render_model_card(
-        cfg,
-        training_record=record,
-        metrics=doc,
-        y_true=y_true,
-        candidate=(cand_pred, cand_proba),
-        production=None if prod is None else (prod_pred, prod_proba),
-    )
-    card_uri = storage.put_bytes(client, prefix + MODEL_CARD_FILE, html.encode(), content_type="text/html").uri
+    with training.compute_threads():
+        html = model_card.render_model_card(
+            cfg,
+            training_record=record,
+            metrics=doc,
+            y_true=y_true,
+            candidate=(cand_pred, cand_proba),
+            production=None if prod is None else (prod_pred, prod_proba),
+        )
+    card_uri = storage.put_bytes(
+        client, prefix + MODEL_CARD_FILE, html.encode(), content_type="text/html"
+    ).uri
     log.info("wrote model card %s (%d KiB)", card_uri, len(html) // 1024)
     return EvaluationResult(
         dataset=cfg.name,
@@ -598,8 +751,10 @@ def gate_candidate(
     record = storage.get_json(client, prefix + training.TRAINING_FILE)
     doc = storage.get_json(client, prefix + METRICS_FILE)
     model_bytes = storage.get_bytes(client, prefix + training.MODEL_FILE)
-    behaviour = behavioural_checks(cfg, model_bytes, expected_sha256=record["model_sha256"],
-                                   rows=record["canned_rows"])
+    with training.compute_threads():
+        behaviour = behavioural_checks(
+            cfg, model_bytes, expected_sha256=record["model_sha256"], rows=record["canned_rows"]
+        )
     blessing = decide(
         cfg,
         candidate=doc["candidate"],
@@ -617,8 +772,14 @@ def gate_candidate(
         evaluation_id=evaluation_id or prefix,
     )
     for rule in blessing.rules:
-        log.info("check %s: %s %s -> %s%s", rule.rule, _fmt(rule.candidate), rule.threshold, rule.verdict,
-                 f" ({rule.detail})" if rule.detail else "")
+        log.info(
+            "check %s: %s %s -> %s%s",
+            rule.rule,
+            _fmt(rule.candidate),
+            rule.threshold,
+            rule.verdict,
+            f" ({rule.detail})" if rule.detail else "",
+        )
     storage.put_json(client, prefix + BLESSING_FILE, blessing.to_dict())
     log.info("wrote %s", prefix + BLESSING_FILE)
     _stamp_model_card(client, prefix, blessing)
@@ -641,3 +802,44 @@ def _stamp_model_card(client, prefix: str, blessing: Blessing) -> None:
         return
     html = html[: start + len(GATE_START)] + gate_section(blessing) + html[end:]
     storage.put_bytes(client, uri, html.encode(), content_type="text/html")
+
+
+def training_summary(client, candidate_prefix: str) -> dict[str, Any]:
+    """One small dict per candidate for reports and the demo: window, split, metrics, each rule's verdict.
+
+    Reads ``training.json`` and, when present, ``metrics.json`` and ``blessing.json``.
+    """
+    from mlops import training
+
+    prefix = _prefix(candidate_prefix)
+    record = storage.get_json(client, prefix + training.TRAINING_FILE)
+    out: dict[str, Any] = {
+        "dataset": record["dataset"],
+        "candidate_prefix": prefix,
+        "estimator": record["model"]["estimator"],
+        "window": {k: record["window"][k] for k in ("start", "end", "window_days")},
+        "split": {k: v for k, v in record["split"].items() if not k.endswith("_days")},
+        "best_params": record.get("best_params"),
+        "data_hash": record["data_hash"],
+        "model_sha256": record["model_sha256"],
+        "model_card_uri": prefix + MODEL_CARD_FILE,
+    }
+    for name, key in ((METRICS_FILE, "metrics"), (BLESSING_FILE, "blessing")):
+        try:
+            out[key] = storage.get_json(client, prefix + name)
+        except MLOpsError:
+            out[key] = None
+    metrics, blessing = out.pop("metrics"), out.pop("blessing")
+    if metrics:
+        out["primary_metric"] = metrics["primary_metric"]
+        out["candidate_metrics"] = metrics["candidate"]["metrics"]
+        out["production_metrics"] = (metrics.get("production") or {}).get("metrics")
+        out["baseline_version"] = metrics.get("baseline_version")
+    if blessing:
+        out["blessed"] = blessing["blessed"]
+        out["verdict"] = blessing.get("verdict")
+        out["rules"] = [
+            {k: r.get(k) for k in ("rule", "candidate", "production", "threshold", "verdict", "passed")}
+            for r in blessing.get("rules", [])
+        ]
+    return out

@@ -81,7 +81,9 @@ def _table(header: list[str], rows: list[list[Any]], numeric_from: int = 1) -> s
             if isinstance(cell, tuple):  # (text, css class)
                 cells.append(f'<td class="{cell[1]}">{_e(cell[0])}</td>')
             else:
-                cls = ' class="num"' if i >= numeric_from and isinstance(cell, int | float | type(None)) else ""
+                cls = (
+                    ' class="num"' if i >= numeric_from and isinstance(cell, int | float | type(None)) else ""
+                )
                 cells.append(f"<td{cls}>{_e(_fmt(cell))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -93,14 +95,23 @@ def plot_metrics(metrics: dict[str, Any]) -> str:
     cand = metrics["candidate"]["metrics"]
     prod = (metrics.get("production") or {}).get("metrics") or {}
     names = [k for k, v in cand.items() if v is not None]
+    labels = ["candidate", "production"] if prod else ["candidate"]
     fig, axes = _figure(1.6 * max(len(names), 1), 2.2, max(len(names), 1))
     for ax, name in zip(axes, names, strict=False):
-        values = [cand[name], prod.get(name)]
-        bars = ax.bar(["cand", "prod"], [v if v is not None else 0 for v in values],
-                      color=[CANDIDATE_COLOR, PRODUCTION_COLOR])
+        values = [cand[name], prod.get(name)][: len(labels)]
+        bars = ax.bar(
+            [x[:4] for x in labels],
+            [v if v is not None else 0 for v in values],
+            color=[CANDIDATE_COLOR, PRODUCTION_COLOR][: len(labels)],
+        )
         for bar, v in zip(bars, values, strict=True):
-            ax.annotate(_fmt(v, 3), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
-                        va="bottom", fontsize=7)
+            ax.annotate(
+                _fmt(v, 3),
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
         arrow = "lower" if name in LOWER_IS_BETTER else "higher"
         ax.set_title(f"{name}\n({arrow} is better)", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -113,14 +124,18 @@ def plot_classification_curves(y_true, candidate_proba, production_proba=None) -
 
     y = np.asarray(y_true) == np.max(y_true)
     fig, (roc_ax, pr_ax) = _figure(10, 4, 2)
-    for label, proba, color in (("candidate", candidate_proba, CANDIDATE_COLOR),
-                                ("production", production_proba, PRODUCTION_COLOR)):
+    for label, proba, color in (
+        ("candidate", candidate_proba, CANDIDATE_COLOR),
+        ("production", production_proba, PRODUCTION_COLOR),
+    ):
         if proba is None or y.all() or not y.any():
             continue
         fpr, tpr, _ = roc_curve(y, proba)
         roc_ax.plot(fpr, tpr, color=color, label=f"{label} (AUC {auc(fpr, tpr):.3f})")
         precision, recall, _ = precision_recall_curve(y, proba)
-        pr_ax.plot(recall, precision, color=color, label=f"{label} (AP {average_precision_score(y, proba):.3f})")
+        pr_ax.plot(
+            recall, precision, color=color, label=f"{label} (AP {average_precision_score(y, proba):.3f})"
+        )
     roc_ax.plot([0, 1], [0, 1], color="#999", linestyle="--", linewidth=1)
     roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve (holdout)")
     pr_ax.axhline(y.mean(), color="#999", linestyle="--", linewidth=1, label=f"base rate {y.mean():.3f}")
@@ -134,8 +149,10 @@ def plot_residuals(y_true, candidate_pred, production_pred=None) -> str:
     """Predicted vs actual, residuals vs predicted, and the residual histogram."""
     y = np.asarray(y_true, dtype="float64")
     fig, (ax1, ax2, ax3) = _figure(13, 4, 3)
-    for label, pred, color in (("candidate", candidate_pred, CANDIDATE_COLOR),
-                               ("production", production_pred, PRODUCTION_COLOR)):
+    for label, pred, color in (
+        ("candidate", candidate_pred, CANDIDATE_COLOR),
+        ("production", production_pred, PRODUCTION_COLOR),
+    ):
         if pred is None:
             continue
         pred = np.asarray(pred, dtype="float64")
@@ -176,7 +193,8 @@ def plot_confusion(metrics: dict[str, Any]) -> str:
 
 def plot_importances(importances: dict[str, float], metric: str) -> str:
     """Horizontal bars of the top permutation importances."""
-    items = list(importances.items())[:TOP_FEATURES][::-1]
+    ranked = sorted(importances.items(), key=lambda kv: (-kv[1], kv[0]))  # JSON round trips sort keys by name
+    items = ranked[:TOP_FEATURES][::-1]
     fig, (ax,) = _figure(7, 0.3 * len(items) + 1)
     ax.barh([k for k, _ in items], [v for _, v in items], color=CANDIDATE_COLOR)
     ax.axvline(0, color="#999", linewidth=1)
@@ -195,11 +213,17 @@ def gate_section(blessing: Blessing) -> str:
     ]
     forced = ""
     if blessing.forced:
-        forced = (f"<p><b>force_promote</b> by {_e(blessing.actor or 'unknown')}: {_e(blessing.force_reason)} "
-                  f"({'published anyway' if blessing.publish else 'refused: behavioural checks failed'})</p>")
+        forced = (
+            f"<p><b>force_promote</b> by {_e(blessing.actor or 'unknown')}: {_e(blessing.force_reason)} "
+            f"({'published anyway' if blessing.publish else 'refused: behavioural checks failed'})</p>"
+        )
     return (
         f'<div class="verdict {css}">{_e(blessing.verdict_line())}</div>{forced}'
-        + _table(["rule", "kind", "candidate", "production", "threshold", "verdict", "detail"], rows, numeric_from=2)
+        + _table(
+            ["rule", "kind", "candidate", "production", "threshold", "verdict", "detail"],
+            rows,
+            numeric_from=2,
+        )
         + f'<p class="muted">Decided {_e(blessing.decided_at)}; baseline pointer ETag '
         f"{_e(blessing.baseline_pointer_etag or 'none')}.</p>"
     )
@@ -229,7 +253,9 @@ def _slice_table(cfg: DatasetConfig, metrics: dict[str, Any]) -> str:
         for value, s in values.items():
             c = s["metrics"].get(metric)
             p = ((prod.get(col) or {}).get(value) or {}).get("metrics", {}).get(metric)
-            extra = [s["metrics"].get(k) for k in (("recall", "precision") if cfg.is_classifier else ("mae", "r2"))]
+            extra = [
+                s["metrics"].get(k) for k in (("recall", "precision") if cfg.is_classifier else ("mae", "r2"))
+            ]
             rows.append([col, value, s["n"], c, p, None if c is None or p is None else c - p, *extra])
     extra_names = ["recall", "precision"] if cfg.is_classifier else ["mae", "r2"]
     header = ["column", "value", "rows", f"{metric} candidate", f"{metric} production", "delta", *extra_names]
@@ -240,27 +266,50 @@ def _window_section(record: dict[str, Any]) -> str:
     split, window = record["split"], record["window"]
     facts = [
         ["window", f"{window['start']} .. {window['end']} ({window['window_days']} days)"],
-        ["train", f"{split['train_start']} .. {split['train_end']} ({len(split['train_days'])} days, "
-                  f"{split['train_rows']} rows)"],
-        ["holdout", f"{split['holdout_start']} .. {split['holdout_end']} ({len(split['holdout_days'])} days, "
-                    f"{split['holdout_rows']} rows)"],
+        [
+            "train",
+            f"{split['train_start']} .. {split['train_end']} ({len(split['train_days'])} days, "
+            f"{split['train_rows']} rows)",
+        ],
+        [
+            "holdout",
+            f"{split['holdout_start']} .. {split['holdout_end']} ({len(split['holdout_days'])} days, "
+            f"{split['holdout_rows']} rows)",
+        ],
         ["data hash (sha256)", record["data_hash"]],
-        ["excluded days", "; ".join(f"{d}: {r}" for d, r in sorted(record.get("excluded_days", {}).items())) or "-"],
+        [
+            "excluded days",
+            "; ".join(f"{d}: {r}" for d, r in sorted(record.get("excluded_days", {}).items())) or "-",
+        ],
     ]
     if "train_positive_rate" in split:
-        facts.append(["positive rate train / holdout",
-                      f"{split['train_positive_rate']:.4f} / {split['holdout_positive_rate']:.4f}"])
+        facts.append(
+            [
+                "positive rate train / holdout",
+                f"{split['train_positive_rate']:.4f} / {split['holdout_positive_rate']:.4f}",
+            ]
+        )
     lineage = [
-        [i["day"], i["split"], i["joined_rows"], _short(i["batch_version_id"]), i["batch_sha256"][:12],
-         _short(i["labels_version_id"]), i["labels_sha256"][:12]]
+        [
+            i["day"],
+            i["split"],
+            i["joined_rows"],
+            _short(i["batch_version_id"]),
+            i["batch_sha256"][:12],
+            _short(i["labels_version_id"]),
+            i["labels_sha256"][:12],
+        ]
         for i in record["lineage"]
     ]
     return (
         _table(["", ""], facts, numeric_from=9)
         + "<details><summary>Lineage: every batch and label object (S3 VersionId, SHA-256)</summary>"
         + f"<p class='muted'>Batches under {_e(record['lineage'][0]['batch_uri'].rsplit('/dt=', 1)[0])}/</p>"
-        + _table(["day", "split", "rows", "batch version", "batch sha256", "labels version", "labels sha256"],
-                 lineage, numeric_from=2)
+        + _table(
+            ["day", "split", "rows", "batch version", "batch sha256", "labels version", "labels sha256"],
+            lineage,
+            numeric_from=2,
+        )
         + "</details>"
     )
 
@@ -273,7 +322,11 @@ def _config_section(cfg: DatasetConfig, record: dict[str, Any]) -> str:
     model = record["model"]
     cv = record.get("cv") or {}
     facts = [
-        ["estimator", model["estimator"] + (f" ({model['ensemble']['kind']} ensemble)" if model.get("ensemble") else "")],
+        [
+            "estimator",
+            model["estimator"]
+            + (f" ({model['ensemble']['kind']} ensemble)" if model.get("ensemble") else ""),
+        ],
         ["params (config)", json.dumps(model.get("params") or {}, sort_keys=True)],
         ["best params (search)", json.dumps(record.get("best_params") or {}, sort_keys=True)],
         ["search", json.dumps(model.get("search"), sort_keys=True) if model.get("search") else "none"],
@@ -285,8 +338,10 @@ def _config_section(cfg: DatasetConfig, record: dict[str, Any]) -> str:
         ["libraries", ", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items())],
         ["notes", "; ".join(model.get("notes") or []) or "-"],
     ]
-    cv_rows = [[json.dumps(c["params"], sort_keys=True), c["rank"], c["mean"], c["std"]]
-               for c in cv.get("candidates", [])]
+    cv_rows = [
+        [json.dumps(c["params"], sort_keys=True), c["rank"], c["mean"], c["std"]]
+        for c in cv.get("candidates", [])
+    ]
     cv_table = _table(["candidate params", "rank", "mean cv score", "std"], cv_rows) if cv_rows else ""
     return (
         _table(["", ""], facts, numeric_from=9)
@@ -311,8 +366,11 @@ def render_model_card(
     cand_pred, cand_proba = candidate
     prod_pred, prod_proba = production if production is not None else (None, None)
     baseline = metrics.get("baseline_version")
-    baseline_text = (f"production {baseline}" if metrics.get("production")
-                     else f"no production comparison ({metrics.get('baseline_error') or 'no production model yet'})")
+    baseline_text = (
+        f"production {baseline}"
+        if metrics.get("production")
+        else f"no production comparison ({metrics.get('baseline_error') or 'no production model yet'})"
+    )
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>Model card: {_e(cfg.name)} {_e(record['model']['estimator'])}</title>",
@@ -330,15 +388,21 @@ def render_model_card(
         plot_metrics(metrics),
     ]
     if cfg.is_classifier:
-        parts += ["<h2>ROC and precision-recall curves</h2>",
-                  plot_classification_curves(y_true, cand_proba, prod_proba),
-                  "<h2>Confusion matrix</h2>", plot_confusion(metrics)]
+        parts += [
+            "<h2>ROC and precision-recall curves</h2>",
+            plot_classification_curves(y_true, cand_proba, prod_proba),
+            "<h2>Confusion matrix</h2>",
+            plot_confusion(metrics),
+        ]
     else:
         parts += ["<h2>Residuals</h2>", plot_residuals(y_true, cand_pred, prod_pred)]
     importances = record.get("importances") or {}
     parts += ["<h2>Permutation feature importance</h2>"]
-    parts += [plot_importances(importances, "roc_auc" if cfg.is_classifier else "-rmse") if importances
-              else "<p>No importances recorded.</p>"]
+    parts += [
+        plot_importances(importances, "roc_auc" if cfg.is_classifier else "-rmse")
+        if importances
+        else "<p>No importances recorded.</p>"
+    ]
     parts += [
         f"<h2>Slices ({_e(', '.join(cfg.training.slice_columns) or 'none')})</h2>",
         f"<p class='muted'>Gated on {_e(cfg.gate.primary_metric)} for slices with at least "

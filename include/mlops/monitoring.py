@@ -438,13 +438,18 @@ def _fmt(x: float | None) -> str:
 
 
 def _status(drift: bool, psi: float, missing_drift: bool, th: Thresholds) -> str:
-    """ALERT: drift confirmed by the test and PSI at the alert level (or a missing-rate jump);
-    WARN: drift by the test, or PSI past the warn level; OK otherwise."""
+    """Severity of one feature: detection (the test) and size (PSI, noise-corrected) together.
+
+    ``alert``: drift detected and PSI at the alert level, or a missing-rate jump;
+    ``warn``: PSI past the warn level; ``minor``: drift detected but PSI below the warn
+    level (statistically visible, practically small: counts toward dataset drift, does
+    not change the night's verdict on its own); ``ok`` otherwise.
+    """
     if drift and (psi >= th.psi_alert or missing_drift):
         return "alert"
-    if drift or psi >= th.psi_warn:
+    if psi >= th.psi_warn:
         return "warn"
-    return "ok"
+    return "minor" if drift else "ok"
 
 
 def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, eps: float = PSI_EPSILON) -> float:
@@ -745,7 +750,7 @@ class DriftReport:
 
     @property
     def drifted_features(self) -> list[str]:
-        return [f.feature for f in self.features if f.drift_detected]
+        return [f.feature for f in self.sorted_features() if f.drift_detected]
 
     @property
     def prediction_drift(self) -> bool:
@@ -761,7 +766,7 @@ class DriftReport:
 
     def sorted_features(self) -> list[FeatureDrift]:
         """Drifted first (alert, warn, ok), then by PSI descending."""
-        rank = {"alert": 0, "warn": 1, "ok": 2}
+        rank = {"alert": 0, "warn": 1, "minor": 2, "ok": 3}
         return sorted(self.features, key=lambda f: (not f.drift_detected, rank[f.status], -f.psi))
 
     def summary_lines(self) -> list[str]:
@@ -894,7 +899,9 @@ def compute_drift(
     -------
     DriftReport
         Verdict ``ALERT`` for dataset drift or any feature/prediction at alert level,
-        ``WARN`` for any drifted feature or PSI past the warn level, else ``OK``.
+        ``WARN`` for any PSI past the warn level or detected prediction drift, else ``OK``
+        (a drifted feature with a PSI below the warn level is ``minor``: it counts toward
+        the dataset drift share but does not raise the verdict on its own).
     """
     import pandas as pd
 
@@ -940,7 +947,7 @@ def compute_drift(
     statuses = [f.status for f in results] + ([prediction.status] if prediction else [])
     if dataset_drift or "alert" in statuses:
         verdict = "ALERT"
-    elif "warn" in statuses:
+    elif "warn" in statuses or (prediction is not None and prediction.drift_detected):
         verdict = "WARN"
     else:
         verdict = "OK"
@@ -1628,6 +1635,10 @@ def prediction_part_uris(client, bucket: str, dataset: str, day: date | str) -> 
         return None
     except ValueError:
         marker = {}
+    from mlops import scoring
+
+    if isinstance(marker, Mapping) and marker.get("format") == scoring.FORMAT:
+        return scoring.published_part_uris(client, prefix)
     parts = None
     if isinstance(marker, Mapping):
         for key in ("parts", "files", "outputs", "part_uris", "uris"):
@@ -1654,9 +1665,14 @@ def read_predictions(client, bucket: str, dataset: str, day: date | str) -> pd.D
     """All prediction parts of one scored day (None if the day has no ``_SUCCESS`` marker)."""
     import pandas as pd
 
+    from mlops import scoring
+
     uris = prediction_part_uris(client, bucket, dataset, day)
     if uris is None:
         return None
+    prefix = storage.predictions_prefix(bucket, dataset, day)
+    if storage.get_json(client, prefix + SUCCESS_MARKER).get("format") == scoring.FORMAT:
+        return scoring.read_predictions(client, prefix)  # checksums verified
     frames = [storage.read_table(client, u) for u in uris]
     return pd.concat(frames, ignore_index=True) if frames else None
 

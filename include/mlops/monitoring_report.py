@@ -22,6 +22,7 @@ _COLORS = {
     "OK": "#1e8449",
     "alert": "#c0392b",
     "warn": "#d68910",
+    "minor": "#7d6608",
     "ok": "#1e8449",
 }
 #: At most this many overlaid histograms (drifted features first).

@@ -860,7 +860,8 @@ class ModelRegistry:
             )
         blobs = {f: self.artifact_bytes(v, f, manifest) for f in manifest.get("artifacts") or {}}
         training = json.loads(blobs["training.json"]) if "training.json" in blobs else {}
-        model = self.load_model(v, manifest)
+        art = manifest["artifacts"][MODEL_FILE]
+        model = serialization.load_model(blobs[MODEL_FILE], expected_sha256=art["sha256"], where=art["uri"])
         smoke_predict(model, manifest.get("feature_signature"), training.get("canned_rows"))
         return manifest, manifest_sha
 

@@ -754,25 +754,31 @@ def iter_chunks(
 
 
 def _prefetch(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
-    """Run ``items`` one step ahead in a thread (I/O and decoding overlap the model)."""
+    """Run ``items`` one step ahead in a thread (I/O and decoding overlap the model).
+
+    Closing the returned generator (or an error in the consumer) stops the thread.
+    """
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
 
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
-            q.put(done)
+            put(done)
         except BaseException as err:  # handed to the consumer
-            q.put(err)
+            put(err)
 
     thread = threading.Thread(target=produce, name="scoring-prefetch", daemon=True)
     thread.start()
@@ -1323,8 +1329,8 @@ def score_shard(
     with _open_sink(client, part_uri) as part_sink, _open_sink(client, rej_uri) as rej_sink:
         writer = pq.ParquetWriter(part_sink, out_schema, compression="snappy")
         rej_writer = pq.ParquetWriter(rej_sink, rej_schema, compression="snappy")
+        chunks = _prefetch(iter_chunks(pf, shard.row_start, shard.row_end, plan.chunk_size, columns))
         try:
-            chunks = _prefetch(iter_chunks(pf, shard.row_start, shard.row_end, plan.chunk_size, columns))
             for k, (first_row, table) in enumerate(chunks):
                 out, rej, why = scorer.score(table, first_row)
                 writer.write_table(out)
@@ -1349,6 +1355,7 @@ def score_shard(
                         )
                     )
         finally:
+            chunks.close()
             writer.close()
             rej_writer.close()
         if done != shard.rows:

@@ -9,7 +9,10 @@ what is missing in the error message; it is never passed to ``loads``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from mlops.errors import IntegrityError
@@ -43,6 +46,26 @@ TRUSTED_TYPES: tuple[str, ...] = (
 )
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the FutureWarnings skops triggers inside an Airflow process.
+
+    skops finds module-less objects (scipy ufuncs) by probing every loaded module; in an
+    Airflow worker that touches Airflow's deprecated-import shims, which would print about
+    a thousand ``DeprecatedImportWarning`` lines into the task log.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
+def _skops_io():
+    with _quiet():
+        import skops.io as sio
+    return sio
+
+
 def sha256_hex(data: bytes) -> str:
     """Hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
@@ -57,10 +80,10 @@ def dump_model(model: Any) -> bytes:
         If the model needs a type that is not on :data:`TRUSTED_TYPES`: it could
         be saved but never loaded, so it is refused at save time.
     """
-    import skops.io as sio
-
-    data = sio.dumps(model)
-    untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES))
+    sio = _skops_io()
+    with _quiet():
+        data = sio.dumps(model)
+        untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES))
     if untrusted:
         raise IntegrityError(
             f"Model {type(model).__name__} needs types that are not on the reviewed trusted list: {untrusted}. "
@@ -93,9 +116,8 @@ def load_model(data: bytes, *, expected_sha256: str, where: str = "<bytes>") -> 
         If the checksum does not match (nothing is deserialized), the bytes are not
         a skops file, or they contain a type that is not on :data:`TRUSTED_TYPES`.
     """
-    import skops.io as sio
-
     verify_sha256(data, expected_sha256, where=where)
+    sio = _skops_io()
     untrusted = sorted(set(_untrusted_types(data, where)) - set(TRUSTED_TYPES))
     if untrusted:
         raise IntegrityError(
@@ -104,15 +126,15 @@ def load_model(data: bytes, *, expected_sha256: str, where: str = "<bytes>") -> 
             "only if they are safe."
         )
     try:
-        return sio.loads(data, trusted=list(TRUSTED_TYPES))
+        with _quiet():
+            return sio.loads(data, trusted=list(TRUSTED_TYPES))
     except Exception as err:
         raise IntegrityError(f"{where} could not be loaded by skops: {err}") from err
 
 
 def _untrusted_types(data: bytes, where: str) -> list[str]:
-    import skops.io as sio
-
     try:
-        return list(sio.get_untrusted_types(data=data))
+        with _quiet():
+            return list(_skops_io().get_untrusted_types(data=data))
     except Exception as err:
         raise IntegrityError(f"{where} is not a readable skops file: {err}") from err

@@ -326,11 +326,33 @@ def labels_uri_for(batch_uri: str) -> str | None:
     return f"{m.group(1)}/labels/{m.group(2)}/labels.parquet" if m else None
 
 
+def _clearer(err: InputReadError, data: bytes, uri: str) -> InputReadError:
+    """Shorter, actionable wording for two of the storage layer's messages."""
+    msg = str(err)
+    if "wrong delimiter" in msg:
+        header = data.decode("utf-8", "replace").splitlines()[0]
+        sep = max((";", "\t", "|"), key=header.count)
+        shown = header if len(header) <= 60 else header[:57] + "..."
+        return InputReadError(
+            f"{uri} is a {sep!r}-delimited CSV (header {shown!r}): wrong delimiter. "
+            "Batches must be comma-separated CSV or Parquet; re-export with ','."
+        )
+    if "has a header but no rows" in msg:
+        return InputReadError(f"{msg.rstrip('.')}: the upstream export wrote no data. Re-export the batch.")
+    return err
+
+
 def _parse(data: bytes, uri: str, cfg: DatasetConfig) -> tuple[pd.DataFrame, str]:
     """Bytes -> frame with the storage layer's clear errors, plus: no 0-row tables, CSV typed by the config."""
     import pandas as pd
 
-    frame = storage.read_table_bytes(data, uri)
+    try:
+        frame = storage.read_table_bytes(data, uri)
+    except InputReadError as err:
+        better = _clearer(err, data, uri)
+        if better is err:
+            raise
+        raise better from err
     fmt = "parquet" if data[:4] == b"PAR1" else "csv"
     if frame.empty:
         raise InputReadError(
@@ -685,18 +707,31 @@ class ValidationReport:
 def _gx():
     """Import GX with analytics off and its INFO chatter out of task logs."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
 
+    # GX pins some module loggers to INFO (e.g. "Created temporary directory ..." per context)
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith("great_expectations") and isinstance(logger, logging.Logger):
+            if logger.level == logging.NOTSET or logger.level >= logging.WARNING:
+                continue
+            logger.setLevel(logging.WARNING)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     return gx
 
 
 def _gx_suite(gx, suite: dict[str, Any]):
     exps = suite.get("expectations", [])
     configs = [{k: e[k] for k in ("type", "kwargs", "meta") if k in e} for e in exps]
-    gx_suite = gx.ExpectationSuite(
-        name=suite["name"], expectations=configs, meta=dict(suite.get("meta") or {})
-    )
+    try:
+        gx_suite = gx.ExpectationSuite(
+            name=suite["name"], expectations=configs, meta=dict(suite.get("meta") or {})
+        )
+    except Exception as err:  # pydantic/GX errors from one bad entry
+        detail = " ".join(str(err).split())[:300]
+        raise ConfigError(
+            f"Expectation suite {suite['name']!r} has invalid expectations: {detail}; "
+            f"fix include/expectations/{suite['name'].split('.')[0]}.json."
+        ) from err
     if len(gx_suite.expectations) != len(configs):  # GX logs and drops invalid entries: refuse instead
         known = {
             (e.expectation_type, json.dumps(e.configuration.kwargs, sort_keys=True, default=str))

@@ -9,7 +9,9 @@ from mlops.cli import EXIT_FAILED, EXIT_OK, add_json_flag, emit
 
 
 def register(sub) -> None:
-    p = sub.add_parser("registry", help="inspect the S3 model registry (versions, pointer, history, checksums)")
+    p = sub.add_parser(
+        "registry", help="inspect the S3 model registry (versions, pointer, history, checksums)"
+    )
     rsub = p.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
 
     def action(name: str, help_text: str, func, extra=None):
@@ -22,11 +24,19 @@ def register(sub) -> None:
         q.set_defaults(func=func)
 
     action("versions", "list versions with their status", run_versions)
-    action("show", "show a version's manifest (default: production)", run_show,
-           lambda q: q.add_argument("ref", nargs="?", default="production", help="v0007 or an alias"))
+    action(
+        "show",
+        "show a version's manifest (default: production)",
+        run_show,
+        lambda q: q.add_argument("ref", nargs="?", default="production", help="v0007 or an alias"),
+    )
     action("history", "audit trail merged with the pointer's S3 version history", run_history)
-    action("verify", "re-hash artifacts against the manifest", run_verify,
-           lambda q: q.add_argument("version", nargs="?", default=None, help="one version (default: all)"))
+    action(
+        "verify",
+        "re-hash artifacts against the manifest",
+        run_verify,
+        lambda q: q.add_argument("version", nargs="?", default=None, help="one version (default: all)"),
+    )
 
 
 def _registry(args):
@@ -48,18 +58,23 @@ def run_versions(args) -> int:
             tags.append("previous")
         if reg.is_retired(v):
             tags.append("retired")
-        rows.append({
-            "version": v,
-            "created_at": m.get("created_at"),
-            "run_id": (m.get("run") or {}).get("run_id"),
-            "blessed": (m.get("blessing") or {}).get("blessed"),
-            "forced": (m.get("publish") or {}).get("forced"),
-            "estimator": (m.get("model") or {}).get("estimator"),
-            "tags": tags,
-        })
-    lines = [f"{r['version']}  {r['created_at']}  {r['estimator'] or '-':<24} run={r['run_id']}  "
-             f"{'blessed' if r['blessed'] else 'NOT blessed'}{' (forced)' if r['forced'] else ''}"
-             f"{'  [' + ', '.join(r['tags']) + ']' if r['tags'] else ''}" for r in rows]
+        rows.append(
+            {
+                "version": v,
+                "created_at": m.get("created_at"),
+                "run_id": (m.get("run") or {}).get("run_id"),
+                "blessed": (m.get("blessing") or {}).get("blessed"),
+                "forced": (m.get("publish") or {}).get("forced"),
+                "estimator": (m.get("model") or {}).get("estimator"),
+                "tags": tags,
+            }
+        )
+    lines = [
+        f"{r['version']}  {r['created_at']}  {r['estimator'] or '-':<24} run={r['run_id']}  "
+        f"{'blessed' if r['blessed'] else 'NOT blessed'}{' (forced)' if r['forced'] else ''}"
+        f"{'  [' + ', '.join(r['tags']) + ']' if r['tags'] else ''}"
+        for r in rows
+    ]
     emit(args, {"name": args.name, "versions": rows}, "\n".join(lines) or f"no versions of {args.name}")
     return EXIT_OK
 
@@ -68,13 +83,20 @@ def run_show(args) -> int:
     reg = _registry(args)
     version, manifest = reg.resolve(args.ref)
     pointer = reg.pointer()
-    payload = {"name": args.name, "ref": args.ref, "version": version, "manifest": manifest,
-               "retired": reg.is_retired(version),
-               "production": pointer.to_dict() if pointer else None}
+    payload = {
+        "name": args.name,
+        "ref": args.ref,
+        "version": version,
+        "manifest": manifest,
+        "retired": reg.is_retired(version),
+        "production": pointer.to_dict() if pointer else None,
+    }
     text = [f"# {args.name} {version} ({args.ref})  {reg.manifest_uri(version)}"]
     if pointer and pointer.version == version:
-        text.append(f"production since {pointer.time} (sequence {pointer.sequence}, by {pointer.actor}: "
-                    f"{pointer.reason})")
+        text.append(
+            f"production since {pointer.time} (sequence {pointer.sequence}, by {pointer.actor}: "
+            f"{pointer.reason})"
+        )
     text.append(json.dumps(manifest, indent=2, sort_keys=True, default=str))
     emit(args, payload, "\n".join(text))
     return EXIT_OK
@@ -84,12 +106,17 @@ def run_history(args) -> int:
     rows = _registry(args).history()
     lines = []
     for r in rows:
-        move = (f"{r.get('from_version') or '-'} -> {r.get('to_version')}" if r.get("alias")
-                else f"{r.get('version')}")
+        move = (
+            f"{r.get('from_version') or '-'} -> {r.get('to_version')}"
+            if r.get("alias")
+            else f"{r.get('version')}"
+        )
         flag = " (forced)" if r.get("forced") else ""
         missing = "  [no audit event]" if r.get("audit_missing") else ""
-        lines.append(f"{r.get('time')}  {r.get('action', ''):<8}{flag} {r.get('alias') or '':<10} {move:<16} "
-                     f"by {r.get('actor')}: {r.get('reason') or ''}{missing}")
+        lines.append(
+            f"{r.get('time')}  {r.get('action', ''):<8}{flag} {r.get('alias') or '':<10} {move:<16} "
+            f"by {r.get('actor')}: {r.get('reason') or ''}{missing}"
+        )
     emit(args, {"name": args.name, "history": rows}, "\n".join(lines) or f"no history for {args.name}")
     return EXIT_OK
 

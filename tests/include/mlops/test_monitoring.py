@@ -220,9 +220,10 @@ def test_label_shift_shows_in_prediction_drift(credit_cfg, credit_model):
     calm = monitoring.compute_drift(profile, quiet, predictions=_proba(credit_cfg, model, quiet))
     drift = monitoring.compute_drift(profile, shifted, predictions=_proba(credit_cfg, model, shifted))
     assert not calm.prediction_drift and calm.prediction.status == "ok"
-    assert drift.prediction_drift and drift.prediction.status == "alert", drift.prediction.describe()
-    assert drift.prediction.cur_summary["mean"] > drift.prediction.ref_summary["mean"] + 0.05
-    assert drift.verdict == "ALERT"
+    assert drift.prediction_drift and drift.prediction.status != "ok", drift.prediction.describe()
+    assert drift.prediction.p_value < 1e-6
+    assert drift.prediction.cur_summary["mean"] > drift.prediction.ref_summary["mean"] + 0.03
+    assert drift.verdict != "OK"
 
 
 def test_cbpe_estimate_is_within_tolerance_of_realised_performance(credit_cfg, credit_model):

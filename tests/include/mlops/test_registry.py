@@ -27,6 +27,12 @@ def client(request):
     return request.getfixturevalue("server_s3")
 
 
+@pytest.fixture
+def dclient(s3, bucket):
+    """Decorator mode only, for the tests beyond the required both-modes list (keeps the suite fast)."""
+    return s3
+
+
 @pytest.fixture(scope="module")
 def models():
     """Two tiny fitted pipelines (different bytes) as skops blobs."""
@@ -45,10 +51,12 @@ def models():
     y = (X["income"] > 0).astype(int)
     out = []
     for c in (1.0, 0.1):
-        pre = ColumnTransformer([
-            ("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), ["income"]),
-            ("cat", OneHotEncoder(handle_unknown="ignore"), ["region"]),
-        ])
+        pre = ColumnTransformer(
+            [
+                ("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), ["income"]),
+                ("cat", OneHotEncoder(handle_unknown="ignore"), ["region"]),
+            ]
+        )
         out.append(dump_model(Pipeline([("pre", pre), ("model", LogisticRegression(C=c))]).fit(X, y)))
     return out
 
@@ -65,32 +73,52 @@ def write_candidate(client, run_key, model_bytes, *, blessed=True, baseline_etag
         "data_hash": "d" * 64,
         "window": {"start": "2026-01-01", "end": "2026-01-05", "window_days": 5},
         "split": {"train_rows": 300, "holdout_rows": 100, "train_days": ["2026-01-01"]},
-        "lineage": [{"day": "2026-01-05", "batch_uri": batch, "batch_version_id": "vid-1", "batch_rows": 400,
-                     "labels_uri": storage.labels_uri(BUCKET, "credit", "2026-01-05"),
-                     "labels_version_id": "vid-2", "validation_uri": storage.validation_uri(batch),
-                     "joined_rows": 400}],
-        "feature_signature": {"columns": [{"name": "income", "kind": "numeric"},
-                                          {"name": "region", "kind": "categorical"}], "sha256": "f" * 64},
+        "lineage": [
+            {
+                "day": "2026-01-05",
+                "batch_uri": batch,
+                "batch_version_id": "vid-1",
+                "batch_rows": 400,
+                "labels_uri": storage.labels_uri(BUCKET, "credit", "2026-01-05"),
+                "labels_version_id": "vid-2",
+                "validation_uri": storage.validation_uri(batch),
+                "joined_rows": 400,
+            }
+        ],
+        "feature_signature": {
+            "columns": [{"name": "income", "kind": "numeric"}, {"name": "region", "kind": "categorical"}],
+            "sha256": "f" * 64,
+        },
     }
     if with_canned:
         training["canned_rows"] = [{"income": 0.5, "region": "north"}, {"income": None, "region": "east"}]
     storage.put_json(client, prefix + "training.json", training)
     storage.put_json(client, prefix + "metrics.json", {"roc_auc": 0.91})
-    storage.put_json(client, prefix + "blessing.json", {
-        "blessed": blessed, "candidate": run_key, "baseline_pointer_etag": baseline_etag,
-        "rules": [{"rule": "min_roc_auc", "passed": blessed}],
-    })
+    storage.put_json(
+        client,
+        prefix + "blessing.json",
+        {
+            "blessed": blessed,
+            "candidate": run_key,
+            "baseline_pointer_etag": baseline_etag,
+            "rules": [{"rule": "min_roc_auc", "passed": blessed}],
+        },
+    )
     return prefix
 
 
 def publish(reg, client, models, run_key, *, i=0, **kw):
     prefix = write_candidate(client, run_key, models[i % len(models)], **kw)
-    return reg.publish(candidate_prefix=prefix, run={"dag_id": "mlops_training", "run_id": run_key, "try_number": 1})
+    return reg.publish(
+        candidate_prefix=prefix, run={"dag_id": "mlops_training", "run_id": run_key, "try_number": 1}
+    )
 
 
 def promote(reg, version, reason="promote for test"):
     current = reg.pointer()
-    return reg.promote(version, expected_etag=current.etag if current else None, reason=reason, actor="tester")
+    return reg.promote(
+        version, expected_etag=current.etag if current else None, reason=reason, actor="tester"
+    )
 
 
 def registry(client, **kw):
@@ -115,10 +143,10 @@ def test_manifest_write_is_create_only_and_refuses_a_duplicate(client, models):
     assert reg.versions() == ["v0001"]
 
 
-def test_publish_records_lineage_in_the_manifest(client, models, monkeypatch):
+def test_publish_records_lineage_in_the_manifest(dclient, models, monkeypatch):
     monkeypatch.setenv("MLOPS_CODE_VERSION", "abc123")
-    reg = registry(client)
-    result = publish(reg, client, models, "run-1")
+    reg = registry(dclient)
+    result = publish(reg, dclient, models, "run-1")
     assert (result.version, result.created, result.blessed) == ("v0001", True, True)
     m = reg.manifest("v0001")
     art = m["artifacts"]["model.skops"]
@@ -128,10 +156,14 @@ def test_publish_records_lineage_in_the_manifest(client, models, monkeypatch):
     data = m["training_data"]
     assert data["row_count"] == 400 and data["content_hash"] == "d" * 64
     assert data["version_ids"][storage.batch_uri(BUCKET, "credit", "2026-01-05")] == "vid-1"
-    assert data["validation_uris"] == [storage.validation_uri(storage.batch_uri(BUCKET, "credit", "2026-01-05"))]
+    assert data["validation_uris"] == [
+        storage.validation_uri(storage.batch_uri(BUCKET, "credit", "2026-01-05"))
+    ]
     assert m["code_version"]["git_sha"]  # git sha, else MLOPS_CODE_VERSION
     assert set(m["libraries"]) >= {"python", "sklearn", "numpy", "pandas", "skops"}
-    assert m["params"] == {"C": 1.0} and m["metrics"] == {"roc_auc": 0.91} and m["blessing"]["blessed"] is True
+    assert (
+        m["params"] == {"C": 1.0} and m["metrics"] == {"roc_auc": 0.91} and m["blessing"]["blessed"] is True
+    )
     assert m["feature_signature"]["columns"][0]["name"] == "income"
     assert m["run"] == {"dag_id": "mlops_training", "run_id": "run-1", "try_number": 1}
     assert m["model"]["estimator"] == "logistic_regression"
@@ -186,38 +218,41 @@ def test_concurrent_publishers_claim_distinct_versions(client, models, monkeypat
     assert reg_a.load_model("v0001") is not None  # A's bytes were not overwritten
 
 
-def test_unblessed_candidate_is_not_published_unless_forced(client, models):
-    reg = registry(client)
-    prefix = write_candidate(client, "run-x", models[0], blessed=False)
+def test_unblessed_candidate_is_not_published_unless_forced(dclient, models):
+    reg = registry(dclient)
+    prefix = write_candidate(dclient, "run-x", models[0], blessed=False)
     with pytest.raises(NotBlessedError, match="NOT BLESSED") as info:
         reg.publish(candidate_prefix=prefix, run={"run_id": "run-x"})
     assert info.value.blessing["rules"][0]["rule"] == "min_roc_auc"
     assert reg.versions() == []
-    forced = reg.publish(candidate_prefix=prefix, run={"run_id": "run-x"}, force=True, reason="hotfix, approved")
+    forced = reg.publish(
+        candidate_prefix=prefix, run={"run_id": "run-x"}, force=True, reason="hotfix, approved"
+    )
     assert forced.forced and not forced.blessed
-    event = storage.get_json(client, reg.audit_uri("publish-v0001"))
+    event = storage.get_json(dclient, reg.audit_uri("publish-v0001"))
     assert event["forced"] is True and event["reason"] == "hotfix, approved"
 
 
-def test_publish_requires_model_bytes(client):
-    reg = registry(client)
+def test_publish_requires_model_bytes(dclient):
+    reg = registry(dclient)
     prefix = storage.candidate_prefix(BUCKET, "credit", "empty")
-    storage.put_json(client, prefix + "blessing.json", {"blessed": True})
+    storage.put_json(dclient, prefix + "blessing.json", {"blessed": True})
     with pytest.raises(Exception, match="model.skops does not exist"):
         reg.publish(candidate_prefix=prefix, run={"run_id": "empty"})
 
 
 # ------------------------------------------------------------------ promotion
-def test_first_promotion_writes_pointer_and_audit_event(client, models):
-    reg = registry(client)
-    publish(reg, client, models, "run-1")
+def test_first_promotion_writes_pointer_and_audit_event(dclient, models):
+    reg = registry(dclient)
+    publish(reg, dclient, models, "run-1")
     p = reg.promote_blessed("v0001", reason="first model", actor="mlops_training/run-1")
     assert (p.version, p.previous_version, p.sequence, p.action) == ("v0001", None, 1, "promote")
     stored = reg.pointer()
     assert stored.version == "v0001" and stored.etag == p.etag
     assert stored.manifest_sha256 == registry_mod.serialization.sha256_hex(
-        storage.get_bytes(client, reg.manifest_uri("v0001")))
-    event = storage.get_json(client, reg.audit_uri("production-00000001"))
+        storage.get_bytes(dclient, reg.manifest_uri("v0001"))
+    )
+    event = storage.get_json(dclient, reg.audit_uri("production-00000001"))
     assert event["action"] == "promote" and event["to_version"] == "v0001" and event["actor"]
     assert reg.resolve("production")[0] == "v0001"
 
@@ -229,7 +264,9 @@ def test_stale_if_match_promotion_gets_412_and_leaves_pointer_unchanged(client, 
     base = promote(reg, "v0001")
     alice, bob = registry(client), registry(client)
     # Both promoters read the same pointer (same ETag) and check their candidates ...
-    change_a = alice.prepare_change("v0002", expected_etag=base.etag, reason="alice promotes v2", actor="alice")
+    change_a = alice.prepare_change(
+        "v0002", expected_etag=base.etag, reason="alice promotes v2", actor="alice"
+    )
     change_b = bob.prepare_change("v0003", expected_etag=base.etag, reason="bob promotes v3", actor="bob")
     assert change_a.base_etag == change_b.base_etag == base.etag
     # ... Alice writes first, then Bob's If-Match is stale.
@@ -254,30 +291,30 @@ def test_two_first_promotions_race_on_if_none_match(client, models):
     assert reg.pointer().version == "v0001"
 
 
-def test_promotion_refuses_when_production_moved_since_evaluation(client, models):
-    reg = registry(client)
-    publish(reg, client, models, "run-1")
+def test_promotion_refuses_when_production_moved_since_evaluation(dclient, models):
+    reg = registry(dclient)
+    publish(reg, dclient, models, "run-1")
     first = reg.promote_blessed("v0001", reason="first model", actor="a")
-    publish(reg, client, models, "run-2", i=1, baseline_etag=first.etag)  # evaluated against v0001
-    publish(reg, client, models, "run-3", baseline_etag=first.etag)  # also evaluated against v0001
+    publish(reg, dclient, models, "run-2", i=1, baseline_etag=first.etag)  # evaluated against v0001
+    publish(reg, dclient, models, "run-3", baseline_etag=first.etag)  # also evaluated against v0001
     reg.promote_blessed("v0002", reason="v2 wins", actor="a")
     with pytest.raises(ConcurrentUpdateError, match="moved since the evaluation"):
         reg.promote_blessed("v0003", reason="v3 wins", actor="b")
     assert reg.pointer().version == "v0002"
 
 
-def test_promote_blessed_refuses_unblessed_and_audits_force(client, models):
-    reg = registry(client)
-    prefix = write_candidate(client, "run-x", models[0], blessed=False)
+def test_promote_blessed_refuses_unblessed_and_audits_force(dclient, models):
+    reg = registry(dclient)
+    prefix = write_candidate(dclient, "run-x", models[0], blessed=False)
     reg.publish(candidate_prefix=prefix, run={"run_id": "run-x"}, force=True, reason="forced publish")
     with pytest.raises(NotBlessedError):
         reg.promote_blessed("v0001", reason="no", actor="a")
     p = reg.promote_blessed("v0001", reason="incident override", actor="oncall", force=True)
     assert p.forced is True
-    assert storage.get_json(client, reg.audit_uri("production-00000001"))["forced"] is True
+    assert storage.get_json(dclient, reg.audit_uri("production-00000001"))["forced"] is True
 
 
-def test_conflict_409_is_retried_with_bounded_backoff(client, models):
+def test_conflict_409_is_retried_with_bounded_backoff(dclient, models):
     from botocore.exceptions import ClientError
 
     class Flaky:
@@ -292,31 +329,42 @@ def test_conflict_409_is_retried_with_bounded_backoff(client, models):
                 self.calls += 1
                 if self.failures > 0:
                     self.failures -= 1
-                    raise ClientError({"Error": {"Code": "ConditionalRequestConflict", "Message": "busy"},
-                                       "ResponseMetadata": {"HTTPStatusCode": 409}}, "PutObject")
+                    raise ClientError(
+                        {
+                            "Error": {"Code": "ConditionalRequestConflict", "Message": "busy"},
+                            "ResponseMetadata": {"HTTPStatusCode": 409},
+                        },
+                        "PutObject",
+                    )
             return self.inner.put_object(**kwargs)
 
-    publish(registry(client), client, models, "run-1")
+    publish(registry(dclient), dclient, models, "run-1")
     sleeps: list[float] = []
-    flaky = Flaky(client, failures=2)
+    flaky = Flaky(dclient, failures=2)
     p = ModelRegistry(flaky, BUCKET, "credit", sleep=sleeps.append).promote(
-        "v0001", expected_etag=None, reason="retry me please", actor="a")
+        "v0001", expected_etag=None, reason="retry me please", actor="a"
+    )
     assert p.version == "v0001" and flaky.calls == 3 and sleeps == [0.2, 0.4]
 
-    publish(registry(client), client, models, "run-2", i=1)
-    always = Flaky(client, failures=99)
+    publish(registry(dclient), dclient, models, "run-2", i=1)
+    always = Flaky(dclient, failures=99)
     with pytest.raises(PointerConflictError, match="409"):
         ModelRegistry(always, BUCKET, "credit", sleep=lambda s: None).promote(
-            "v0002", expected_etag=p.etag, reason="never lands", actor="a")
+            "v0002", expected_etag=p.etag, reason="never lands", actor="a"
+        )
     assert always.calls == registry_mod.CONFLICT_RETRIES
-    assert registry(client).pointer().version == "v0001"
+    assert registry(dclient).pointer().version == "v0001"
 
 
-def test_retried_promotion_is_idempotent(client, models):
-    reg = registry(client)
-    publish(reg, client, models, "run-1")
-    p1 = reg.promote_blessed("v0001", reason="first", actor="a", request_id="mlops_training/run-1/promote_model")
-    p2 = reg.promote_blessed("v0001", reason="first", actor="a", request_id="mlops_training/run-1/promote_model")
+def test_retried_promotion_is_idempotent(dclient, models):
+    reg = registry(dclient)
+    publish(reg, dclient, models, "run-1")
+    p1 = reg.promote_blessed(
+        "v0001", reason="first", actor="a", request_id="mlops_training/run-1/promote_model"
+    )
+    p2 = reg.promote_blessed(
+        "v0001", reason="first", actor="a", request_id="mlops_training/run-1/promote_model"
+    )
     assert (p2.sequence, p2.etag) == (p1.sequence, p1.etag)
     with pytest.raises(RegistryError, match="already points to v0001"):
         reg.promote("v0001", expected_etag=p1.etag, reason="again", actor="b")
@@ -333,10 +381,19 @@ def test_rollback_defaults_to_previous_version_and_accepts_explicit_target(clien
     reg = registry(client)
     _three_promoted(reg, client, models)
     back = reg.rollback(reason="v3 underperforms on region north", actor="alice")
-    assert (back.version, back.previous_version, back.action, back.sequence) == ("v0002", "v0003", "rollback", 4)
+    assert (back.version, back.previous_version, back.action, back.sequence) == (
+        "v0002",
+        "v0003",
+        "rollback",
+        4,
+    )
     event = storage.get_json(client, reg.audit_uri("production-00000004"))
     assert (event["action"], event["from_version"], event["to_version"], event["actor"]) == (
-        "rollback", "v0003", "v0002", "alice")
+        "rollback",
+        "v0003",
+        "v0002",
+        "alice",
+    )
     explicit = reg.rollback(target="v1", reason="back to the first model", actor="bob")
     assert (explicit.version, explicit.previous_version) == ("v0001", "v0002")
     # artifacts are never copied: still three versions
@@ -344,8 +401,9 @@ def test_rollback_defaults_to_previous_version_and_accepts_explicit_target(clien
 
 
 def _retire_v1(reg, client):
-    storage.put_json(client, reg.tombstone_uri("v0001"), {"time": "2026-01-01T00:00:00Z", "actor": "t"},
-                     if_none_match=True)
+    storage.put_json(
+        client, reg.tombstone_uri("v0001"), {"time": "2026-01-01T00:00:00Z", "actor": "t"}, if_none_match=True
+    )
 
 
 def _tamper_v1(reg, client):
@@ -360,7 +418,9 @@ def _tamper_v1(reg, client):
         ("tampered", "v0001", IntegrityError, "Checksum mismatch"),
     ],
 )
-def test_rollback_refuses_bad_targets_and_leaves_pointer_unchanged(client, models, case, target, error, match):
+def test_rollback_refuses_bad_targets_and_leaves_pointer_unchanged(
+    client, models, case, target, error, match
+):
     reg = registry(client)
     _three_promoted(reg, client, models)
     if case == "retired":
@@ -374,13 +434,13 @@ def test_rollback_refuses_bad_targets_and_leaves_pointer_unchanged(client, model
     assert (after.version, after.etag, after.sequence) == (before.version, before.etag, before.sequence)
 
 
-def test_rollback_needs_a_reason_and_a_pointer(client, models):
-    reg = registry(client)
+def test_rollback_needs_a_reason_and_a_pointer(dclient, models):
+    reg = registry(dclient)
     with pytest.raises(RegistryError, match="at least 10 characters"):
         reg.rollback(reason="oops", actor="a")
     with pytest.raises(RegistryError, match="nothing to roll back"):
         reg.rollback(reason="long enough reason", actor="a")
-    publish(reg, client, models, "run-1")
+    publish(reg, dclient, models, "run-1")
     promote(reg, "v0001")
     with pytest.raises(RegistryError, match="no previous_version"):
         reg.rollback(reason="long enough reason", actor="a")
@@ -400,22 +460,22 @@ def test_tampered_model_bytes_are_refused_at_load(client, models):
     assert [a["file"] for a in result["artifacts"] if a["problem"]] == ["model.skops"]
 
 
-def test_resolve_checks_the_manifest_against_the_pointer(client, models):
-    reg = registry(client)
-    publish(reg, client, models, "run-1")
+def test_resolve_checks_the_manifest_against_the_pointer(dclient, models):
+    reg = registry(dclient)
+    publish(reg, dclient, models, "run-1")
     promote(reg, "v0001")
     assert reg.resolve("v1")[0] == reg.resolve("production")[0] == "v0001"
     manifest = reg.manifest("v0001")
-    storage.put_json(client, reg.manifest_uri("v0001"), {**manifest, "metrics": {"roc_auc": 0.99}})
+    storage.put_json(dclient, reg.manifest_uri("v0001"), {**manifest, "metrics": {"roc_auc": 0.99}})
     with pytest.raises(IntegrityError, match="changed after promotion"):
         reg.resolve("production")
     with pytest.raises(RegistryError, match="no 'staging' alias"):
         reg.resolve("staging")
 
 
-def test_smoke_prediction_uses_encoder_categories_without_canned_rows(client, models):
-    reg = registry(client)
-    prefix = write_candidate(client, "run-1", models[0], with_canned=False)
+def test_smoke_prediction_uses_encoder_categories_without_canned_rows(dclient, models):
+    reg = registry(dclient)
+    prefix = write_candidate(dclient, "run-1", models[0], with_canned=False)
     reg.publish(candidate_prefix=prefix, run={"run_id": "run-1"})
     model = reg.load_model("v0001")
     frame = registry_mod.smoke_frame(model, reg.manifest("v0001")["feature_signature"])
@@ -457,38 +517,48 @@ def test_retention_never_retires_production_or_its_previous_version(client, mode
     assert again.retired == [] and again.purged == []
 
 
-def test_retention_rejects_bad_policy(client):
+def test_retention_rejects_bad_policy(dclient):
     with pytest.raises(RegistryError, match="'keep_last' parameter of retire must be >= 1"):
-        registry(client).retire(keep_last=0, grace_days=7, actor="a")
+        registry(dclient).retire(keep_last=0, grace_days=7, actor="a")
 
 
 # ------------------------------------------------------------------ history and summary
-def test_history_merges_audit_trail_and_pointer_versions(client, models):
-    reg = registry(client)
-    _three_promoted(reg, client, models)
+def test_history_merges_audit_trail_and_pointer_versions(dclient, models):
+    reg = registry(dclient)
+    _three_promoted(reg, dclient, models)
     reg.rollback(reason="v3 underperforms on region north", actor="alice")
     rows = [r for r in reg.history() if r.get("alias") == "production"]
     assert [(r["action"], r["from_version"], r["to_version"]) for r in rows] == [
-        ("promote", None, "v0001"), ("promote", "v0001", "v0002"), ("promote", "v0002", "v0003"),
-        ("rollback", "v0003", "v0002")]
-    assert all(r["sources"] == ["audit", "pointer"] and r["time"] and r["actor"] and r["reason"] for r in rows)
+        ("promote", None, "v0001"),
+        ("promote", "v0001", "v0002"),
+        ("promote", "v0002", "v0003"),
+        ("rollback", "v0003", "v0002"),
+    ]
+    assert all(
+        r["sources"] == ["audit", "pointer"] and r["time"] and r["actor"] and r["reason"] for r in rows
+    )
     # A pointer change whose audit event is lost still shows up, flagged.
-    storage.delete(client, reg.audit_uri("production-00000002"))
+    storage.delete(dclient, reg.audit_uri("production-00000002"))
     rows = [r for r in reg.history() if r.get("alias") == "production"]
     assert len(rows) == 4 and rows[1]["audit_missing"] and rows[1]["sources"] == ["pointer"]
 
 
-def test_registry_summary(client, models):
-    reg = registry(client)
-    _three_promoted(reg, client, models)
-    summary = registry_summary(client, BUCKET, "credit")
+def test_registry_summary(dclient, models):
+    reg = registry(dclient)
+    _three_promoted(reg, dclient, models)
+    summary = registry_summary(dclient, BUCKET, "credit")
     assert summary["versions"] == ["v0001", "v0002", "v0003"]
     assert summary["production"]["version"] == "v0003"
     assert [h["action"] for h in summary["history"]].count("promote") == 3
     json.dumps(summary)  # JSON-safe
-    assert registry_summary(client, BUCKET, "diabetes") == {
-        "name": "diabetes", "prefix": f"s3://{BUCKET}/models/diabetes/", "versions": [], "version_details": [],
-        "production": None, "history": []}
+    assert registry_summary(dclient, BUCKET, "diabetes") == {
+        "name": "diabetes",
+        "prefix": f"s3://{BUCKET}/models/diabetes/",
+        "versions": [],
+        "version_details": [],
+        "production": None,
+        "history": [],
+    }
 
 
 # ------------------------------------------------------------------ CLI (server mode: it builds its own client)

@@ -19,20 +19,28 @@ DAY = "2026-01-10"
 
 
 # ------------------------------------------------------------------ fixtures
-def _fit(cfg, features, labels, estimator=None):
+def _fit(cfg, features, labels, estimator):
+    """The training pipeline (preprocessor + estimator), small enough to fit in a fraction of a second."""
+    from sklearn.pipeline import Pipeline
+
     from mlops import training
 
     df = features.merge(labels, on=cfg.id_column)
-    plan = training.plan_model(cfg, estimator=estimator, search="none")
-    model = training.build_model(cfg, plan)
+    model = Pipeline([("preprocess", training.make_preprocessor(cfg)), ("model", estimator)])
     return model.fit(training.feature_frame(df, cfg), training.target_array(df, cfg))
 
 
 @pytest.fixture(scope="module")
 def models(credit_cfg, credit_day):
-    """Two different fitted credit models: the champion (config estimator) and a logistic regression."""
+    """Two different fitted credit models: gradient boosting (the config's kind) and a logistic regression."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
     features, labels = credit_day
-    return _fit(credit_cfg, features, labels), _fit(credit_cfg, features, labels, "logistic_regression")
+    return (
+        _fit(credit_cfg, features, labels, HistGradientBoostingClassifier(max_iter=20, random_state=0)),
+        _fit(credit_cfg, features, labels, LogisticRegression(max_iter=500)),
+    )
 
 
 def publish(client, bucket: str, model, run_id: str, *, promote: bool = True) -> str:
@@ -43,8 +51,9 @@ def publish(client, bucket: str, model, run_id: str, *, promote: bool = True) ->
     version = reg.publish(candidate_prefix=prefix, run={"run_id": run_id}, require_blessing=False).version
     if promote:
         current = reg.pointer()
-        reg.promote(version, expected_etag=current.etag if current else None, reason="test promotion",
-                    actor="pytest")
+        reg.promote(
+            version, expected_etag=current.etag if current else None, reason="test promotion", actor="pytest"
+        )
     return version
 
 
@@ -66,13 +75,24 @@ def world(s3, bucket, credit_cfg, credit_day, models):
     features, _ = credit_day
     version = publish(s3, bucket, models[0], "train-1")
     uri = put_batch(s3, bucket, features, row_group_size=700)
-    return {"client": s3, "bucket": bucket, "cfg": credit_cfg, "features": features, "input": uri,
-            "version": version}
+    return {
+        "client": s3,
+        "bucket": bucket,
+        "cfg": credit_cfg,
+        "features": features,
+        "input": uri,
+        "version": version,
+    }
 
 
 def score(world, **kwargs):
-    args = {"input_uri": world["input"], "output_uri": out_uri(world["bucket"]), "bucket": world["bucket"],
-            "run_id": "run-1", "chunk_size": 500}
+    args = {
+        "input_uri": world["input"],
+        "output_uri": out_uri(world["bucket"]),
+        "bucket": world["bucket"],
+        "run_id": "run-1",
+        "chunk_size": 500,
+    }
     args.update(kwargs)
     return scoring.score_batch(world["client"], world["cfg"], **args)
 
@@ -121,15 +141,21 @@ def test_score_batch_publishes_a_complete_partition(world, models):
     assert list(preds.columns) == [cfg.id_column, "prediction", "probability", "model_version", "run_id"]
     assert preds[cfg.id_column].tolist() == features[cfg.id_column].tolist()
     assert set(preds["model_version"]) == {"v0001"} and set(preds["run_id"]) == {"run-1"}
-    np.testing.assert_array_equal(preds["probability"].to_numpy(),
-                                  expected_probability(models[0], cfg, features))
+    np.testing.assert_array_equal(
+        preds["probability"].to_numpy(), expected_probability(models[0], cfg, features)
+    )
 
     marker = scoring.read_success(client, result.output_uri)
     head = storage.head(client, world["input"])
     assert marker["input"]["version_id"] == head["VersionId"]
     assert marker["model"]["version"] == "v0001"
-    assert marker["rows"] == {"input": 2000, "scored": 2000, "rejected": 0, "reject_fraction": 0.0,
-                              "max_reject_fraction": cfg.scoring.max_reject_fraction}
+    assert marker["rows"] == {
+        "input": 2000,
+        "scored": 2000,
+        "rejected": 0,
+        "reject_fraction": 0.0,
+        "max_reject_fraction": cfg.scoring.max_reject_fraction,
+    }
     for part in marker["parts"] + marker["rejects"]:
         assert storage.sha256_bytes(storage.get_bytes(client, part["uri"])) == part["sha256"]
 
@@ -149,8 +175,9 @@ def test_version_resolved_at_start_is_kept_when_production_moves_mid_run(world, 
     preds = scoring.read_predictions(client, result.output_uri)
     assert set(preds["model_version"]) == {"v0001"}
     assert scoring.read_success(client, result.output_uri)["model"]["version"] == "v0001"
-    np.testing.assert_array_equal(preds["probability"].to_numpy(),
-                                  expected_probability(models[0], cfg, world["features"]))
+    np.testing.assert_array_equal(
+        preds["probability"].to_numpy(), expected_probability(models[0], cfg, world["features"])
+    )
     assert not np.allclose(preds["probability"], expected_probability(models[1], cfg, world["features"]))
 
 
@@ -159,13 +186,14 @@ def test_sharded_output_is_identical_to_unsharded(world):
     one = score(world, shards=1, chunk_size=300, output_uri=out_uri(bucket, "one"))
     three = score(world, shards=3, chunk_size=300, output_uri=out_uri(bucket, "three"))
     assert (one.num_shards, three.num_shards, len(three.part_uris)) == (1, 3, 3)
-    pd.testing.assert_frame_equal(scoring.read_predictions(client, one.output_uri),
-                                  scoring.read_predictions(client, three.output_uri))
+    pd.testing.assert_frame_equal(
+        scoring.read_predictions(client, one.output_uri), scoring.read_predictions(client, three.output_uri)
+    )
     assert three.rows_scored == one.rows_scored == 2000
 
 
 def test_retry_leaves_exactly_one_complete_partition(world):
-    client, bucket = world["client"], world["bucket"]
+    client = world["client"]
     earlier = score(world, run_id="run-0")  # yesterday's publication of the same partition
 
     def crash_in_second_shard(progress: scoring.ChunkProgress) -> None:
@@ -183,7 +211,9 @@ def test_retry_leaves_exactly_one_complete_partition(world):
     assert retried.part_uris == again.part_uris
 
     marker = scoring.read_success(client, retried.output_uri)
-    listed = {e["uri"] for e in marker["parts"] + marker["rejects"]} | {scoring.success_uri(retried.output_uri)}
+    listed = {e["uri"] for e in marker["parts"] + marker["rejects"]} | {
+        scoring.success_uri(retried.output_uri)
+    }
     assert set(storage.list_uris(client, retried.output_uri)) == listed
     preds = scoring.read_predictions(client, retried.output_uri)
     assert len(preds) == 2000 and preds[world["cfg"].id_column].is_unique
@@ -265,8 +295,13 @@ def test_chunk_frame_matches_the_training_feature_frame(world, models):
     from mlops import training
 
     cfg, features = world["cfg"], world["features"]
-    plan, model = scoring.plan_scoring(world["client"], cfg, input_uri=world["input"],
-                                       output_uri=out_uri(world["bucket"]), bucket=world["bucket"])
+    plan, model = scoring.plan_scoring(
+        world["client"],
+        cfg,
+        input_uri=world["input"],
+        output_uri=out_uri(world["bucket"]),
+        bucket=world["bucket"],
+    )
     scorer = scoring._ChunkScorer(model, cfg, plan)
     frame, bad = scorer.frame(pa.Table.from_pandas(features, preserve_index=False))
     assert bad == {}
@@ -278,7 +313,7 @@ def test_s3_sink_streams_multipart_and_aborts_cleanly(s3, bucket):
     uri = f"s3://{bucket}/sink/big.bin"
     with scoring._S3Sink(s3, uri, part_size=5 * 1024 * 1024) as sink:
         for i in range(0, len(data), 1 << 20):
-            sink.write(data[i:i + (1 << 20)])
+            sink.write(data[i : i + (1 << 20)])
         sha, size, _ = sink.commit()
     assert storage.get_bytes(s3, uri) == data and size == len(data) and sha == storage.sha256_bytes(data)
 
@@ -296,8 +331,24 @@ def test_cli_score_json(server_s3, credit_cfg, credit_day, models, capsys):
     features, _ = credit_day
     publish(server_s3, "mlops-test", models[0], "train-1")
     uri = put_batch(server_s3, "mlops-test", features)
-    code = main(["score", "--dataset", "credit", "--input", uri, "--output", out_uri("mlops-test"),
-                 "--bucket", "mlops-test", "--run-id", "cli-run", "--shards", "2", "--json"])
+    code = main(
+        [
+            "score",
+            "--dataset",
+            "credit",
+            "--input",
+            uri,
+            "--output",
+            out_uri("mlops-test"),
+            "--bucket",
+            "mlops-test",
+            "--run-id",
+            "cli-run",
+            "--shards",
+            "2",
+            "--json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     assert out["model_version"] == "v0001" and out["rows_scored"] == 2000 and out["num_shards"] == 1

@@ -24,11 +24,21 @@ def _pipeline(estimator):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    pre = ColumnTransformer([
-        ("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), ["a", "b"]),
-        ("cat", Pipeline([("impute", SimpleImputer(strategy="most_frequent")),
-                          ("onehot", OneHotEncoder(handle_unknown="ignore"))]), ["c"]),
-    ])
+    pre = ColumnTransformer(
+        [
+            ("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), ["a", "b"]),
+            (
+                "cat",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="most_frequent")),
+                        ("onehot", OneHotEncoder(handle_unknown="ignore")),
+                    ]
+                ),
+                ["c"],
+            ),
+        ]
+    )
     return Pipeline([("pre", pre), ("model", estimator)])
 
 
@@ -55,14 +65,30 @@ def _estimators():
         "random_forest_reg": (RandomForestRegressor(n_estimators=3, random_state=0), "reg"),
         "ridge": (Ridge(), "reg"),
         "elastic_net": (ElasticNet(), "reg"),
-        "voting": (VotingClassifier([("lr", LogisticRegression()),
-                                     ("rf", RandomForestClassifier(n_estimators=3, random_state=0))],
-                                    voting="soft"), "clf"),
-        "voting_reg": (VotingRegressor([("r", Ridge()), ("rf", RandomForestRegressor(n_estimators=3))]), "reg"),
-        "stacking": (StackingClassifier([("lr", LogisticRegression()),
-                                         ("hgb", HistGradientBoostingClassifier(max_iter=3))], cv=2), "clf"),
-        "stacking_reg": (StackingRegressor([("r", Ridge()), ("rf", RandomForestRegressor(n_estimators=3))],
-                                           cv=2), "reg"),
+        "voting": (
+            VotingClassifier(
+                [
+                    ("lr", LogisticRegression()),
+                    ("rf", RandomForestClassifier(n_estimators=3, random_state=0)),
+                ],
+                voting="soft",
+            ),
+            "clf",
+        ),
+        "voting_reg": (
+            VotingRegressor([("r", Ridge()), ("rf", RandomForestRegressor(n_estimators=3))]),
+            "reg",
+        ),
+        "stacking": (
+            StackingClassifier(
+                [("lr", LogisticRegression()), ("hgb", HistGradientBoostingClassifier(max_iter=3))], cv=2
+            ),
+            "clf",
+        ),
+        "stacking_reg": (
+            StackingRegressor([("r", Ridge()), ("rf", RandomForestRegressor(n_estimators=3))], cv=2),
+            "reg",
+        ),
         "dummy": (DummyClassifier(), "clf"),
         "dummy_reg": (DummyRegressor(), "reg"),
     }

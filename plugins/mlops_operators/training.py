@@ -1,0 +1,201 @@
+"""Training operators: plan the window, train a candidate (see :mod:`mlops.training`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from mlops.storage import DEFAULT_BUCKET
+from mlops_operators.common import fail_fast_on_bad_input, run_identity, s3_client
+
+#: XCom keys pushed besides ``return_value`` (templates pull them by key).
+WINDOW_KEY = "window"
+DATASET_KEY = "dataset"
+CANDIDATE_PREFIX_KEY = "candidate_prefix"
+
+
+def _blank(value: Any) -> bool:
+    return value is None or str(value).strip().lower() in ("", "none", "null")
+
+
+def dataset_from_trigger(context: Any) -> str | None:
+    """The dataset of the retrain request that triggered this run, if it was triggered by one.
+
+    Retrain-request assets have the URI ``s3://<bucket>/monitoring/<dataset>/retrain_requests/``.
+    """
+    events = (context or {}).get("triggering_asset_events") or {}
+    try:
+        assets = list(events)
+    except TypeError:
+        return None
+    for asset in assets:
+        uri = str(getattr(asset, "uri", "") or "")
+        parts = uri.rstrip("/").split("/")
+        if len(parts) >= 3 and parts[-1] == "retrain_requests" and parts[-3] == "monitoring":
+            return parts[-2]
+    return None
+
+
+class PlanTrainingWindowOperator(BaseOperator):
+    """List the days of the training window that can be used: batch present, labels due and arrived.
+
+    Returns the usable batch URIs (the mapped validation expands over them) and pushes
+    the whole plan under the XCom key ``window`` and the dataset under ``dataset``. A run triggered by a retrain-request Asset trains the dataset of that request.
+    Fails at once (no retries) if fewer than ``holdout_days + 1`` days are usable.
+
+    :param dataset: dataset name (templated)
+    :param end_date: last day of the window, ``YYYY-MM-DD`` (templated)
+    :param window_days: days in the window; empty means ``training.window_days`` (templated)
+    :param bucket: data bucket (templated)
+    :param aws_conn_id: Airflow connection for S3
+    """
+
+    template_fields: Sequence[str] = ("dataset", "end_date", "window_days", "bucket")
+    ui_color = "#eef3fb"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        end_date: str,
+        window_days: int | str | None = None,
+        bucket: str = DEFAULT_BUCKET,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.end_date = end_date
+        self.window_days = window_days
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> list[str]:
+        from mlops.config import load_dataset_config
+        from mlops.training import InsufficientDataError, plan_window
+
+        dataset = self.dataset
+        triggered = dataset_from_trigger(context)
+        if triggered and triggered != dataset:
+            self.log.info(
+                "run triggered by a retrain request for %s: training %s (Param said %s)",
+                triggered,
+                triggered,
+                dataset,
+            )
+            dataset = triggered
+        client = s3_client(self.aws_conn_id)
+        try:
+            with fail_fast_on_bad_input():
+                cfg = load_dataset_config(dataset)
+                plan = plan_window(
+                    client,
+                    cfg,
+                    bucket=self.bucket,
+                    end=self.end_date,
+                    window_days=None if _blank(self.window_days) else self.window_days,
+                )
+        except InsufficientDataError as err:
+            raise AirflowFailException(str(err)) from err
+        for day, reason in plan.skipped.items():
+            self.log.info("skip %s: %s", day, reason)
+        self.log.info(
+            "window %s..%s: %d usable days -> validating %d batches",
+            plan.start,
+            plan.end,
+            len(plan.days),
+            len(plan.batch_uris),
+        )
+        ti = context.get("ti") if context else None
+        if ti is not None:
+            ti.xcom_push(key=WINDOW_KEY, value=plan.to_dict())
+            ti.xcom_push(key=DATASET_KEY, value=dataset)
+        return plan.batch_uris
+
+
+class TrainModelOperator(BaseOperator):
+    """Train a candidate on the validated, labelled window and write its artifacts.
+
+    Writes ``model.skops``, ``training.json`` (window, split, lineage with S3 VersionIds
+    and hashes, params, best params, seed, feature signature) and
+    ``reference_profile.json`` under ``candidates/<dataset>/<run>/``. Only batches whose
+    validation result says success are read. A retry with the same request reuses the
+    candidate ("already exists"). Pushes ``candidate_prefix`` as its own XCom key.
+
+    :param dataset: dataset name (templated)
+    :param end_date: last day of the window, ``YYYY-MM-DD`` (templated)
+    :param window_days: days in the window; empty means the config (templated)
+    :param estimator: estimator override (e.g. ``dummy``); empty means the config (templated)
+    :param search: ``config`` (the config's search) or ``none`` (templated)
+    :param bucket: data and candidate bucket (templated)
+    :param aws_conn_id: Airflow connection for S3
+    """
+
+    template_fields: Sequence[str] = ("dataset", "end_date", "window_days", "estimator", "search", "bucket")
+    ui_color = "#dfe9f7"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        end_date: str,
+        window_days: int | str | None = None,
+        estimator: str | None = None,
+        search: str = "config",
+        bucket: str = DEFAULT_BUCKET,
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.end_date = end_date
+        self.window_days = window_days
+        self.estimator = estimator
+        self.search = search
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops.config import load_dataset_config
+        from mlops.training import InsufficientDataError, train_candidate
+
+        run = run_identity(context)
+        run_id = str(run.get("run_id") or "manual")
+        estimator = None if _blank(self.estimator) else str(self.estimator)
+        search = "config" if _blank(self.search) else str(self.search)
+        self.log.info(
+            "training %s: end %s, window_days %s, estimator %s, search %s",
+            self.dataset,
+            self.end_date,
+            self.window_days or "config",
+            estimator or "config",
+            search,
+        )
+        client = s3_client(self.aws_conn_id)
+        try:
+            with fail_fast_on_bad_input():
+                cfg = load_dataset_config(self.dataset)
+                result = train_candidate(
+                    client,
+                    cfg,
+                    bucket=self.bucket,
+                    end=self.end_date,
+                    run_id=run_id,
+                    window_days=None if _blank(self.window_days) else self.window_days,
+                    estimator=estimator,
+                    search=search,
+                    run=run,
+                )
+        except InsufficientDataError as err:
+            raise AirflowFailException(str(err)) from err
+        if result.reused:
+            self.log.info("already exists: %s (reusing the candidate of this request)", result.training_uri)
+        for line in result.summary_lines():
+            self.log.info("%s", line)
+        ti = context.get("ti") if context else None
+        if ti is not None:
+            ti.xcom_push(key=CANDIDATE_PREFIX_KEY, value=result.candidate_prefix)
+        return result.to_dict()

@@ -1,0 +1,134 @@
+"""End to end: the real mlops_batch_scoring DAG in dag.test() against the moto S3 server.
+
+A clean day is waited for, planned, validated, scored in two mapped shards and
+published (identical to unsharded scoring); a bad day stops at validate_batch and
+nothing is published.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pendulum
+import pytest
+from conftest import task_states  # the already-imported module (tests.conftest would re-run its env setup)
+
+from mlops import datagen, scoring, serialization, storage
+from mlops.registry import ModelRegistry
+
+pytestmark = pytest.mark.e2e
+
+BUCKET = "mlops-test"
+GOOD_DAY, BAD_DAY = date(2026, 1, 10), date(2026, 1, 11)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Score in chunks of 500 rows so a 2,000-row day splits into real shards (tasks run in-process)."""
+    import mlops_operators.scoring as ops
+    from mlops.config import load_dataset_config
+
+    def config(dataset: str):
+        cfg = load_dataset_config(dataset)
+        return cfg.model_copy(update={"scoring": cfg.scoring.model_copy(update={"chunk_size": 500})})
+
+    monkeypatch.setattr(ops, "_config", config)
+    return config
+
+
+def _publish_model(client, cfg, features, labels) -> str:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+
+    from mlops import training
+
+    df = features.merge(labels, on=cfg.id_column)
+    model = Pipeline(
+        [
+            ("preprocess", training.make_preprocessor(cfg)),
+            ("model", HistGradientBoostingClassifier(max_iter=20, random_state=0)),
+        ]
+    ).fit(training.feature_frame(df, cfg), training.target_array(df, cfg))
+    prefix = f"s3://{BUCKET}/candidates/credit/dag-test/"
+    storage.put_bytes(client, prefix + "model.skops", serialization.dump_model(model))
+    reg = ModelRegistry(client, BUCKET, "credit")
+    version = reg.publish(candidate_prefix=prefix, run={"run_id": "dag-test"}, require_blessing=False).version
+    reg.promote(version, expected_etag=None, reason="dag test model", actor="pytest")
+    return version
+
+
+def test_dag_shape(dagbag):
+    from airflow.sdk import AssetOrTimeSchedule
+
+    dag = dagbag.get_dag("mlops_batch_scoring")
+    assert dag is not None, dagbag.import_errors
+    assert isinstance(dag.timetable, AssetOrTimeSchedule) or "AssetOrTime" in type(dag.timetable).__name__
+    assert set(dag.params) == {"dataset", "date", "version", "shards"}
+    assert dag.params["version"] == "production" and dag.params["shards"] == 1 and dag.params["date"] is None
+    assert dag.max_active_runs == 1
+    sensor = dag.get_task("wait_for_batch")
+    assert sensor.deferrable or sensor.mode == "reschedule"  # never holds a worker slot while waiting
+    assert sensor.timeout == 6 * 3600
+    assert [t.task_id for t in dag.get_task("finalize_partition").upstream_list] == ["score_batch"]
+
+
+def test_scoring_dag_scores_a_clean_day_in_shards_and_stops_on_a_bad_day(
+    dagbag, server_s3, credit_cfg, small_chunks
+):
+    datagen.seed_dataset(
+        server_s3,
+        BUCKET,
+        credit_cfg,
+        start=GOOD_DAY,
+        days=2,
+        rows_per_day=2000,
+        today=date(2026, 1, 20),  # labels of both days have arrived
+        scenario=datagen.Scenario(bad_days=(BAD_DAY,)),
+        log=lambda m: None,
+    )
+    features = storage.read_table(server_s3, storage.batch_uri(BUCKET, "credit", GOOD_DAY))
+    labels = storage.read_table(server_s3, storage.labels_uri(BUCKET, "credit", GOOD_DAY))
+    version = _publish_model(server_s3, credit_cfg, features, labels)
+    dag = dagbag.get_dag("mlops_batch_scoring")
+
+    dr = dag.test(
+        logical_date=pendulum.datetime(2026, 1, 10, 4, tz="UTC"),
+        run_conf={"dataset": "credit", "shards": 2},  # date empty -> the logical date
+    )
+    assert dr.state == "success", task_states(dr)
+    assert task_states(dr) == {
+        "wait_for_batch": "success",
+        "plan_scoring": "success",
+        "validate_batch": "success",
+        "score_batch": "success",
+        "finalize_partition": "success",
+    }
+    assert len([ti for ti in dr.get_task_instances() if ti.task_id == "score_batch"]) == 2
+    out = storage.predictions_prefix(BUCKET, "credit", GOOD_DAY)
+    result = dr.get_task_instance("finalize_partition").xcom_pull(task_ids="finalize_partition")
+    assert result["success_uri"] == out + "_SUCCESS"
+    assert (result["rows_scored"], result["model_version"], result["num_shards"]) == (2000, version, 2)
+    sharded = scoring.read_predictions(server_s3, out)
+    assert set(sharded["run_id"]) == {dr.run_id} and set(sharded["model_version"]) == {version}
+
+    unsharded = scoring.score_batch(
+        server_s3,
+        small_chunks("credit"),
+        input_uri=storage.batch_uri(BUCKET, "credit", GOOD_DAY),
+        output_uri=f"s3://{BUCKET}/check/unsharded/",
+        bucket=BUCKET,
+        run_id=dr.run_id,
+        shards=1,
+    )
+    pd.testing.assert_frame_equal(sharded, scoring.read_predictions(server_s3, unsharded.output_uri))
+
+    bad = dag.test(
+        logical_date=pendulum.datetime(2026, 1, 12, 4, tz="UTC"),
+        run_conf={"dataset": "credit", "date": BAD_DAY.isoformat()},
+    )
+    assert bad.state == "failed"
+    states = task_states(bad)
+    assert states["validate_batch"] == "failed"
+    assert states["score_batch"] == "upstream_failed" and states["finalize_partition"] == "upstream_failed"
+    assert storage.list_uris(server_s3, storage.predictions_prefix(BUCKET, "credit", BAD_DAY)) == []

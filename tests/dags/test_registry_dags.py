@@ -1,0 +1,101 @@
+"""mlops_rollback and mlops_retention end to end with dag.test() against the moto server."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pendulum
+import pytest
+from conftest import task_states
+
+from mlops import storage
+from mlops.registry import ModelRegistry
+
+BUCKET = "mlops-test"
+
+
+def _model_bytes():
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops.serialization import dump_model
+
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"income": rng.normal(size=80)})
+    return dump_model(LogisticRegression().fit(X, (X["income"] > 0).astype(int)))
+
+
+def _seed_registry(client, versions: int, promote: list[str]) -> ModelRegistry:
+    blob = _model_bytes()
+    reg = ModelRegistry(client, BUCKET, "credit")
+    for i in range(versions):
+        prefix = storage.candidate_prefix(BUCKET, "credit", f"seed-{i}")
+        storage.put_bytes(client, prefix + "model.skops", blob)
+        storage.put_json(
+            client,
+            prefix + "training.json",
+            {"feature_signature": {"columns": [{"name": "income", "kind": "numeric"}]}},
+        )
+        storage.put_json(client, prefix + "blessing.json", {"blessed": True})
+        reg.publish(candidate_prefix=prefix, run={"dag_id": "seed", "run_id": f"seed-{i}"})
+    for v in promote:
+        current = reg.pointer()
+        reg.promote(
+            v, expected_etag=current.etag if current else None, reason="seeded promotion", actor="seed"
+        )
+    return reg
+
+
+def test_rollback_dag_params_form(dagbag):
+    dag = dagbag.get_dag("mlops_rollback")
+    params = dag.params
+    assert params.get_param("model").schema["enum"] == ["credit", "diabetes"]
+    assert params.get_param("reason").schema["minLength"] == 10
+    assert params.get_param("target_version").value is None
+    assert type(dag.timetable).__name__ == "NullTimetable"  # schedule=None: triggered from the UI
+
+
+@pytest.mark.e2e
+def test_rollback_then_retention_then_refused_rollback(dagbag, server_s3):
+    reg = _seed_registry(
+        server_s3, versions=4, promote=["v0002", "v0003"]
+    )  # production v0003, previous v0002
+
+    rollback = dagbag.get_dag("mlops_rollback")
+    dr = rollback.test(
+        logical_date=pendulum.datetime(2026, 2, 15, tz="UTC"),
+        run_conf={"model": "credit", "reason": "v0003 misbehaves on region north"},
+    )
+    assert dr.state == "success", task_states(dr)
+    pointer = reg.pointer()
+    assert (pointer.version, pointer.previous_version, pointer.action) == ("v0002", "v0003", "rollback")
+    assert (
+        pointer.actor.startswith("mlops_rollback/") and pointer.reason == "v0003 misbehaves on region north"
+    )
+    assert reg.history()[-1]["action"] == "rollback"
+
+    retention = dagbag.get_dag("mlops_retention")
+    dr = retention.test(
+        logical_date=pendulum.datetime(2026, 2, 22, tz="UTC"),
+        run_conf={"dataset": "credit", "keep_last": 1, "grace_days": 0},
+    )
+    assert dr.state == "success", task_states(dr)
+    # v0004 is the newest, v0002 is production, v0003 its previous version: only v0001 goes.
+    assert [v for v in reg.versions() if reg.is_retired(v)] == ["v0001"]
+
+    dr = rollback.test(
+        logical_date=pendulum.datetime(2026, 2, 23, tz="UTC"),
+        run_conf={
+            "model": "credit",
+            "target_version": "v0001",
+            "reason": "try to roll back to a retired version",
+        },
+    )
+    assert dr.state == "failed"
+    assert task_states(dr) == {"rollback_model": "failed"}
+    after = reg.pointer()
+    assert (after.version, after.etag) == (pointer.version, pointer.etag)
+    assert datetime.fromisoformat(after.time.replace("Z", "+00:00")) >= datetime.fromisoformat(
+        pointer.time.replace("Z", "+00:00")
+    )

@@ -1,0 +1,108 @@
+"""ValidateBatchOperator against the moto S3 server: verdict, quarantine, log lines, bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from mlops import datagen, storage
+from mlops_operators.validation import ValidateBatchOperator
+
+BUCKET = "mlops-test"
+BAD_DAY = date(2026, 1, 2)
+
+
+@pytest.fixture
+def seeded(server_s3, credit_cfg):
+    datagen.seed_dataset(
+        server_s3,
+        BUCKET,
+        credit_cfg,
+        start=date(2026, 1, 1),
+        days=2,
+        rows_per_day=300,
+        today=date(2026, 1, 10),  # labels of both days have landed
+        scenario=datagen.Scenario(bad_days=(BAD_DAY,)),
+        log=lambda m: None,
+    )
+    return server_s3
+
+
+def _op(day, **kwargs) -> ValidateBatchOperator:
+    return ValidateBatchOperator(
+        task_id="validate_batch",
+        dataset="credit",
+        batch_uri=storage.batch_uri(BUCKET, "credit", day),
+        **kwargs,
+    )
+
+
+def _logs(capsys, caplog) -> str:
+    captured = capsys.readouterr()
+    return captured.out + captured.err + caplog.text
+
+
+def test_clean_batch_returns_small_metadata_and_writes_the_result(seeded, capsys, caplog):
+    op = _op(date(2026, 1, 1))
+    assert op.template_fields == ("dataset", "batch_uri", "labelled")
+    result = op.execute(context={})
+    uri = storage.batch_uri(BUCKET, "credit", date(2026, 1, 1))
+    assert result["success"] is True and result["batch_uri"] == uri
+    assert result["validation_uri"] == storage.validation_uri(uri) and result["row_count"] == 300
+    assert len(json.dumps(result)) < 1000  # XCom stays small
+    assert storage.get_json(seeded, result["validation_uri"])["verdict"] == "accepted"
+    assert storage.exists(seeded, result["docs_uri"])
+    logs = _logs(capsys, caplog)
+    assert f"VERDICT: PASS {uri}" in logs and f"data docs: {result['docs_uri']}" in logs
+
+    again = op.execute(context={})  # a retry reuses the recorded result
+    assert again["cached"] is True and again["success"] is True
+    assert "already validated" in _logs(capsys, caplog)
+
+
+def test_bad_batch_fails_logs_each_expectation_and_quarantines(seeded, capsys, caplog):
+    uri = storage.batch_uri(BUCKET, "credit", BAD_DAY)
+    with pytest.raises(AirflowFailException, match=r'failed validation .*column "credit_score"'):
+        _op(BAD_DAY).execute(context={})
+    logs = _logs(capsys, caplog)
+    assert 'FAIL column "credit_score":' in logs and "expect_column_values_to_not_be_null" in logs
+    assert 'FAIL column "loan_amount":' in logs and "expect_column_values_to_be_between" in logs
+    assert "VERDICT: REJECTED" in logs and "quarantined" in logs
+    q_uri = storage.quarantine_uri(uri)
+    assert storage.get_bytes(seeded, q_uri) == storage.get_bytes(seeded, uri)
+    assert storage.get_json(seeded, storage.validation_uri(q_uri))["success"] is False
+
+
+def test_fail_on_reject_false_records_and_continues(seeded):
+    result = _op(BAD_DAY, fail_on_reject=False).execute(context={})
+    assert result["success"] is False and result["failed"] == 2
+    assert result["quarantine_uri"].startswith(f"s3://{BUCKET}/quarantine/")
+
+
+def test_unreadable_batch_fails_at_once_with_the_reason(server_s3, capsys, caplog):
+    uri = storage.batch_uri(BUCKET, "credit", "2026-02-01")
+    storage.put_bytes(server_s3, uri, b"")
+    with pytest.raises(AirflowFailException, match=r"is empty \(0 bytes\)"):
+        _op("2026-02-01").execute(context={})
+    with pytest.raises(AirflowFailException, match="does not exist"):
+        _op("2026-02-02").execute(context={})
+    assert "cannot validate" in _logs(capsys, caplog)
+
+
+def test_labelled_param_is_checked_after_rendering(seeded):
+    op = _op(date(2026, 1, 1), labelled="True")  # as rendered from "{{ params.labelled }}"
+    result = op.execute(context={})
+    assert result["labelled"] is True and result["success"] is True
+    with pytest.raises(
+        AirflowFailException, match=r"'labelled' parameter .* must be a boolean\. Got 'maybe'"
+    ):
+        _op(date(2026, 1, 1), labelled="maybe").execute(context={})
+
+
+def test_unknown_dataset_fails_fast(server_s3):
+    op = ValidateBatchOperator(task_id="v", dataset="nope", batch_uri=f"s3://{BUCKET}/x.parquet")
+    with pytest.raises(AirflowFailException, match="No dataset config"):
+        op.execute(context={})

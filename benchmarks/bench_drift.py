@@ -150,7 +150,7 @@ def run_ours(ref_path: Path, cur_path: Path) -> dict:
 
 
 # ------------------------------------------------------------------ Evidently (separate venv)
-EVIDENTLY_SCRIPT = r'''
+EVIDENTLY_SCRIPT = r"""
 import json, sys, time, warnings
 warnings.filterwarnings("ignore")
 import pandas as pd
@@ -178,7 +178,7 @@ for m in snapshot.dict()["metrics"]:
     scores[column] = [str(method), value, threshold]
 print(json.dumps({"import_s": import_s, "run_s": run_s, "drifted": drifted, "scores": scores,
                   "pandas": pd.__version__}))
-'''
+"""
 
 
 def ensure_evidently_venv() -> Path:
@@ -215,7 +215,10 @@ def run_evidently(ref_path: Path, cur_path: Path) -> dict:
 def main() -> dict:
     t0 = time.perf_counter()
     ref_path, cur_path = make_data()
-    print(f"data: {N_ROWS:,} rows x {len(SPEC)} columns -> {DATA_DIR} ({time.perf_counter() - t0:.1f}s)", flush=True)
+    print(
+        f"data: {N_ROWS:,} rows x {len(SPEC)} columns -> {DATA_DIR} ({time.perf_counter() - t0:.1f}s)",
+        flush=True,
+    )
     ours = run_ours(ref_path, cur_path)
     print(
         f"mlops.monitoring: profile {ours['profile_s']:.2f}s + drift {ours['drift_s']:.2f}s = {ours['total_s']:.2f}s "

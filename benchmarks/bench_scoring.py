@@ -5,9 +5,12 @@ For each size (100k, 1M, 5M rows of the credit dataset) a fresh subprocess:
 1. runs :func:`mlops.scoring.score_batch` end to end against moto's S3 server: resolve the
    production pointer, verify and load the model, stream the input Parquet from S3 with
    ranged GETs, coerce and check every row (rejects), predict, write the Parquet part with a
-   multipart upload and publish ``_SUCCESS``; then records its peak RSS (``ru_maxrss``);
+   multipart upload and publish ``_SUCCESS``; then records its peak RSS (``VmHWM``);
 2. in the same process, loads the same rows into memory (not timed) and times the raw
    ``model.predict`` on them: the ratio is ``end_to_end / raw``.
+
+Both are repeated (3x at 100k, 2x at 1M, once at 5M) and the best time of each is kept:
+the machine is shared, so single timings are noisy. Modules are imported before timing.
 
 A separate subprocess times the DAG's ``validate_batch`` step (Great Expectations on the
 whole batch, ``mlops.validation.validate_uri``), which loads the batch into memory.
@@ -62,6 +65,13 @@ def _client(endpoint: str):
 
 
 def _peak_rss_mib() -> float:
+    """Peak RSS of this process (``VmHWM``; ``ru_maxrss`` can carry the parent's peak across fork+exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
@@ -138,33 +148,42 @@ def worker(endpoint: str, rows: int, local: Path) -> dict:
             "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
         }
     )
+    import sklearn.pipeline  # noqa: F401  (a long-running worker has these imported already)
+    import skops.io  # noqa: F401
+
     from mlops import scoring, training
     from mlops.config import load_dataset_config
     from mlops.registry import ModelRegistry
 
     cfg = load_dataset_config(DATASET)
     client = _client(endpoint)
+    registry = ModelRegistry(client, BUCKET, DATASET)
     rss_before = _peak_rss_mib()
-    t0 = time.perf_counter()
-    result = scoring.score_batch(
-        client,
-        cfg,
-        input_uri=_input_uri(rows),
-        output_uri=_output_uri(rows),
-        bucket=BUCKET,
-        run_id=f"bench-{rows}",
-    )
-    e2e = time.perf_counter() - t0
+    repeats = 1 if rows >= 5_000_000 else (2 if rows >= 1_000_000 else 3)
+    e2e_runs, raw_runs = [], []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        result = scoring.score_batch(
+            client,
+            cfg,
+            input_uri=_input_uri(rows),
+            output_uri=_output_uri(rows),
+            bucket=BUCKET,
+            run_id=f"bench-{rows}-{i}",
+        )
+        e2e_runs.append(time.perf_counter() - t0)
+        assert result.rows_scored + result.rows_rejected == rows
     rss_e2e = _peak_rss_mib()
-    assert result.rows_scored + result.rows_rejected == rows
 
     # Raw predict on the same rows, in memory (loading is not timed).
-    model = ModelRegistry(client, BUCKET, DATASET).load_model(result.model_version)
+    model = registry.load_model(result.model_version)
     X = training.feature_frame(pq.read_table(local).to_pandas(), cfg)
-    t0 = time.perf_counter()
-    pred = model.predict(X)
-    raw = time.perf_counter() - t0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        pred = model.predict(X)
+        raw_runs.append(time.perf_counter() - t0)
     assert len(pred) == rows and np.isfinite(pred.astype(float)).all()
+    e2e, raw = min(e2e_runs), min(raw_runs)
     return {
         "rows": rows,
         "end_to_end_s": round(e2e, 2),
@@ -175,6 +194,9 @@ def worker(endpoint: str, rows: int, local: Path) -> dict:
         "rss_after_imports_mib": round(rss_before, 1),
         "model_version": result.model_version,
         "rejected": result.rows_rejected,
+        "repeats": repeats,
+        "e2e_runs_s": [round(x, 2) for x in e2e_runs],
+        "raw_runs_s": [round(x, 2) for x in raw_runs],
     }
 
 

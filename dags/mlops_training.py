@@ -46,7 +46,7 @@ from mlops_operators.training import PlanTrainingWindowOperator, TrainModelOpera
 from mlops_operators.validation import ValidateBatchOperator
 
 #: The window's last day: the logical date (for an asset-triggered run, the time it was triggered).
-END_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+WINDOW_END = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 #: The dataset this run trains (the Param, or the dataset of the triggering retrain request).
 DATASET = "{{ ti.xcom_pull(task_ids='plan_window', key='dataset') }}"
 CANDIDATE = "{{ ti.xcom_pull(task_ids='train_model', key='candidate_prefix') }}"
@@ -124,7 +124,7 @@ def mlops_training():
     plan = PlanTrainingWindowOperator(
         task_id="plan_window",
         dataset="{{ params.dataset }}",
-        end_date=END_DATE,
+        window_end=WINDOW_END,
         window_days="{{ params.window_days }}",
         bucket=DEFAULT_BUCKET,
     )
@@ -137,7 +137,7 @@ def mlops_training():
     train = TrainModelOperator(
         task_id="train_model",
         dataset=DATASET,
-        end_date=END_DATE,
+        window_end=WINDOW_END,
         window_days="{{ params.window_days }}",
         estimator="{{ params.estimator }}",
         search="{{ params.search }}",

@@ -26,8 +26,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-MOTO_PORT = _free_port()
-_AIRFLOW_HOME = tempfile.mkdtemp(prefix="mlops-airflow-home-")
+# Kept in the environment so that a second import of this module (``from conftest import ...``)
+# reuses the same port and Airflow home instead of picking new ones.
+MOTO_PORT = int(os.environ.setdefault("MLOPS_TEST_MOTO_PORT", str(_free_port())))
+_AIRFLOW_HOME = os.environ.setdefault(
+    "MLOPS_TEST_AIRFLOW_HOME", tempfile.mkdtemp(prefix="mlops-airflow-home-")
+)
 
 os.environ.update(
     {

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -51,6 +53,8 @@ UNSEEN = "__unseen__"
 #: Floor for bin proportions in PSI (empty bins would make it infinite).
 PSI_EPSILON = 1e-4
 SUMMARY_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+#: Columns are profiled and compared on up to this many threads when a frame is large.
+MAX_THREADS = 4
 
 
 # ====================================================================== helpers
@@ -102,6 +106,15 @@ def bin_counts(sorted_x: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     """Counts per bin ``(-inf, e1], (e1, e2], ..., (ek, inf)`` of an already-sorted array."""
     cum = np.searchsorted(sorted_x, np.asarray(edges, dtype="float64"), side="right")
     return np.diff(np.concatenate([[0], cum, [sorted_x.size]])).astype(np.int64)
+
+
+def _map_columns(fn, items: list, n_rows: int) -> list:
+    """``[fn(i) for i in items]``, on a few threads for big frames (numpy sorts release the GIL)."""
+    workers = min(MAX_THREADS, os.cpu_count() or 1, len(items))
+    if n_rows < 200_000 or workers < 2:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
 
 
 def _numeric_profile(values: Any, bins: int) -> dict[str, Any]:
@@ -269,10 +282,14 @@ def profile_frame(
         "target": None,
         "importances": None,
     }
-    for name in numeric:
-        profile["features"][name] = _numeric_profile(frame[name], bins)
-    for name in categorical:
-        profile["features"][name] = _categorical_profile(frame[name])
+    columns = [(name, "numeric") for name in numeric] + [(name, "categorical") for name in categorical]
+
+    def one(item: tuple[str, str]) -> dict[str, Any]:
+        name, kind = item
+        return _numeric_profile(frame[name], bins) if kind == "numeric" else _categorical_profile(frame[name])
+
+    for (name, _), entry in zip(columns, _map_columns(one, columns, len(frame)), strict=True):
+        profile["features"][name] = entry
     if predictions is not None:
         values = _prediction_values(predictions)
         if values.size != len(frame):
@@ -910,8 +927,9 @@ def compute_drift(
     check_profile(profile)
     spec = spec or MonitoringSpec()
     importances = profile.get("importances") or {}
-    results: list[FeatureDrift] = []
-    for name, kind in _kinds_from_profile(profile).items():
+
+    def one(item: tuple[str, str]) -> FeatureDrift:
+        name, kind = item
         ref = profile["features"][name]
         th = Thresholds.for_feature(spec, name)
         values = current[name] if name in current.columns else pd.Series([None] * len(current), dtype=object)
@@ -921,7 +939,9 @@ def compute_drift(
             fd = compare_categorical(name, ref, values, th, large_sample=spec.large_sample)
         if name in importances:
             fd = replace(fd, importance=float(importances[name]))
-        results.append(fd)
+        return fd
+
+    results = _map_columns(one, list(_kinds_from_profile(profile).items()), len(current))
     small = [i for i, f in enumerate(results) if f.method in ("ks", "chi2") and f.p_value is not None]
     if spec.p_value_adjust == "holm" and len(small) > 1:
         for i, p_adj in zip(small, holm([results[i].p_value for i in small]), strict=True):
@@ -1755,12 +1775,10 @@ def monitor_drift(
 ) -> DriftReport:
     """Nightly data and prediction drift of the current window against the production model's profile.
 
-    Writes ``monitoring/<ds>/<day>/drift.json`` and a first report (``report.html`` +
-    ``report.json``, completed later by :func:`evaluate_night`). With ``reference_uri``
-    the profile is read from there instead of the registry.
+    Writes ``monitoring/<ds>/<day>/drift.json``; :func:`evaluate_night` turns it into the
+    report (``report.html`` + ``report.json``, whose URIs are in ``context``). With
+    ``reference_uri`` the profile is read from there instead of the registry.
     """
-    from mlops import monitoring_report
-
     say = log or (lambda *a: None)
     day_s = _day(day).isoformat()
     n_days = int(window_days or cfg.monitoring.window_days)
@@ -1824,7 +1842,6 @@ def monitor_drift(
     }
     report = compute_drift(profile, window.features, cfg.monitoring, predictions=scores, context=context)
     storage.put_json(client, context["drift_uri"], report.to_dict())
-    monitoring_report.write_report(client, bucket, cfg.name, day_s, drift=report.to_dict())
     return report
 
 

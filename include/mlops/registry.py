@@ -1046,8 +1046,9 @@ class ModelRegistry:
         """Promote using the blessing recorded in the manifest.
 
         The blessing's ``baseline_pointer_etag`` is the expected ETag, so production must not
-        have moved since the evaluation. ``force`` promotes an unblessed version against the
-        current pointer instead; it is recorded as ``forced`` in the pointer and the audit trail.
+        have moved since the evaluation (also with ``force``: a blessed candidate is always held
+        to its evaluation). ``force`` promotes an unblessed version against the current pointer;
+        it is recorded as ``forced`` in the pointer and the audit trail.
         """
         v = normalize_version(version)
         manifest = self.manifest(v)
@@ -1057,7 +1058,7 @@ class ModelRegistry:
             raise NotBlessedError(
                 f"{self.name} {v} is not blessed; not promoting (set force to override).", blessing
             )
-        if force:
+        if not blessed:  # forced: there is no evaluation to be stale against
             expected: str | None = ANY_ETAG
         elif "baseline_pointer_etag" not in blessing:
             raise RegistryError(

@@ -641,9 +641,12 @@ def plan_scoring(
         raise ConfigError(f"The 'chunk_size' parameter must be >= 1. Got {chunk_size} instead.")
     run_id = str(run_id or f"manual__{_now_iso()}")
     reg = ModelRegistry(client, bucket, cfg.name)
-    pointer = reg.pointer(version) if not _is_version(version) else None
+    # The one resolution of this run: every shard, and every retry of a shard, uses this version.
     model_version, manifest = reg.resolve(version)
     model = reg.load_model(model_version, manifest)
+    pointer = None if _is_version(version) else reg.pointer(version)  # for the record only
+    if pointer is not None and pointer.version != model_version:
+        pointer = None  # moved since resolve(): the sequence would describe another version
     model_sha = manifest["artifacts"][MODEL_FILE]["sha256"]
     log.info(
         "model %s: %s -> %s (sha256 %s..., checksum verified)",

@@ -54,8 +54,8 @@ SEARCH_MODES = ("config", "none")
 MODEL_FILE = "model.skops"
 TRAINING_FILE = "training.json"
 REFERENCE_PROFILE_FILE = "reference_profile.json"
-#: Rows of the holdout used for permutation importance (keeps it to a second or two).
-IMPORTANCE_MAX_ROWS = 2000
+#: Rows of the holdout used for permutation importance (keeps it to about a second).
+IMPORTANCE_MAX_ROWS = 1000
 IMPORTANCE_REPEATS = 3
 CANNED_ROWS = 5
 #: Native threads (OpenMP/BLAS) for fitting and scoring. One by default: on a small shared
@@ -747,7 +747,7 @@ def predict(model, cfg: DatasetConfig, frame: pd.DataFrame) -> tuple[np.ndarray,
 
 
 def permutation_importances(model, cfg: DatasetConfig, frame: pd.DataFrame, *, seed: int) -> dict[str, float]:
-    """Mean drop of the primary metric when each raw feature is shuffled (on up to 2,000 holdout rows)."""
+    """Mean drop of the primary metric when each raw feature is shuffled (on up to 1,000 holdout rows)."""
     from sklearn.inspection import permutation_importance
 
     sample = (

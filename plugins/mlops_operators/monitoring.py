@@ -48,7 +48,8 @@ def _bucket(bucket: str | None) -> str:
 class MonitorDriftOperator(BaseOperator):
     """Data and prediction drift of the last ``window_days`` scored days against the production model's profile.
 
-    Writes ``drift.json`` and a first ``report.html`` under ``monitoring/<dataset>/<date>/``.
+    Writes ``drift.json`` under ``monitoring/<dataset>/<date>/`` (the report next to it is
+    written by :class:`EvaluateAlertsOperator`).
 
     :param dataset: dataset (== model) name (templated)
     :param date: the monitored night, ``YYYY-MM-DD`` (templated)
@@ -103,7 +104,7 @@ class MonitorDriftOperator(BaseOperator):
             self.log.info("%s", line)
         ctx = report.context
         self.log.info("drift result: %s", ctx.get("drift_uri"))
-        self.log.info("report: %s", ctx.get("report_uri"))
+        self.log.info("report (written by the alert evaluation): %s", ctx.get("report_uri"))
         return {
             "dataset": report.dataset,
             "day": ctx.get("day"),

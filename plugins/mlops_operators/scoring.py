@@ -126,13 +126,23 @@ class ScoreBatchOperator(BaseOperator):
     :param output_uri: the partition prefix (templated; without ``plan``)
     :param version: alias or version, e.g. ``"production"`` or ``"v0007"`` (templated; without ``plan``)
     :param shards: shards scored in turn (templated; without ``plan``)
-    :param plan: a shard plan from ``plan_scoring`` (usually mapped)
-    :param validation: the validate_batch result; scoring stops unless ``success`` is true
+    :param plan: a shard plan from ``plan_scoring`` (usually mapped; an XComArg is resolved)
+    :param validation: the validate_batch result (an XComArg is resolved); scoring stops unless
+        ``success`` is true
     :param bucket: registry bucket (templated)
     :param aws_conn_id: Airflow connection for S3
     """
 
-    template_fields: Sequence[str] = ("dataset", "input_uri", "output_uri", "version", "shards", "bucket")
+    template_fields: Sequence[str] = (
+        "dataset",
+        "input_uri",
+        "output_uri",
+        "version",
+        "shards",
+        "bucket",
+        "plan",
+        "validation",
+    )
     ui_color = "#e3f0ff"
 
     def __init__(
@@ -221,12 +231,12 @@ class FinalizePartitionOperator(BaseOperator):
     many rejects fail the task without publishing (no retry: it is bad data).
 
     :param dataset: dataset name (templated)
-    :param shard_results: the ``score_batch`` results (all mapped instances)
+    :param shard_results: the ``score_batch`` results (all mapped instances; an XComArg is resolved)
     :param max_reject_fraction: override ``scoring.max_reject_fraction`` (templated; empty = config)
     :param aws_conn_id: Airflow connection for S3
     """
 
-    template_fields: Sequence[str] = ("dataset", "max_reject_fraction")
+    template_fields: Sequence[str] = ("dataset", "shard_results", "max_reject_fraction")
     ui_color = "#e8f4ea"
 
     def __init__(

@@ -47,20 +47,20 @@ class PlanTrainingWindowOperator(BaseOperator):
     Fails at once (no retries) if fewer than ``holdout_days + 1`` days are usable.
 
     :param dataset: dataset name (templated)
-    :param end_date: last day of the window, ``YYYY-MM-DD`` (templated)
+    :param window_end: last day of the window, ``YYYY-MM-DD`` (templated)
     :param window_days: days in the window; empty means ``training.window_days`` (templated)
     :param bucket: data bucket (templated)
     :param aws_conn_id: Airflow connection for S3
     """
 
-    template_fields: Sequence[str] = ("dataset", "end_date", "window_days", "bucket")
+    template_fields: Sequence[str] = ("dataset", "window_end", "window_days", "bucket")
     ui_color = "#eef3fb"
 
     def __init__(
         self,
         *,
         dataset: str,
-        end_date: str,
+        window_end: str,
         window_days: int | str | None = None,
         bucket: str = DEFAULT_BUCKET,
         aws_conn_id: str = "aws_default",
@@ -68,7 +68,7 @@ class PlanTrainingWindowOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.dataset = dataset
-        self.end_date = end_date
+        self.window_end = window_end
         self.window_days = window_days
         self.bucket = bucket
         self.aws_conn_id = aws_conn_id
@@ -95,7 +95,7 @@ class PlanTrainingWindowOperator(BaseOperator):
                     client,
                     cfg,
                     bucket=self.bucket,
-                    end=self.end_date,
+                    end=self.window_end,
                     window_days=None if _blank(self.window_days) else self.window_days,
                 )
         except InsufficientDataError as err:
@@ -126,7 +126,7 @@ class TrainModelOperator(BaseOperator):
     candidate ("already exists"). Pushes ``candidate_prefix`` as its own XCom key.
 
     :param dataset: dataset name (templated)
-    :param end_date: last day of the window, ``YYYY-MM-DD`` (templated)
+    :param window_end: last day of the window, ``YYYY-MM-DD`` (templated)
     :param window_days: days in the window; empty means the config (templated)
     :param estimator: estimator override (e.g. ``dummy``); empty means the config (templated)
     :param search: ``config`` (the config's search) or ``none`` (templated)
@@ -134,14 +134,14 @@ class TrainModelOperator(BaseOperator):
     :param aws_conn_id: Airflow connection for S3
     """
 
-    template_fields: Sequence[str] = ("dataset", "end_date", "window_days", "estimator", "search", "bucket")
+    template_fields: Sequence[str] = ("dataset", "window_end", "window_days", "estimator", "search", "bucket")
     ui_color = "#dfe9f7"
 
     def __init__(
         self,
         *,
         dataset: str,
-        end_date: str,
+        window_end: str,
         window_days: int | str | None = None,
         estimator: str | None = None,
         search: str = "config",
@@ -151,7 +151,7 @@ class TrainModelOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.dataset = dataset
-        self.end_date = end_date
+        self.window_end = window_end
         self.window_days = window_days
         self.estimator = estimator
         self.search = search
@@ -169,7 +169,7 @@ class TrainModelOperator(BaseOperator):
         self.log.info(
             "training %s: end %s, window_days %s, estimator %s, search %s",
             self.dataset,
-            self.end_date,
+            self.window_end,
             self.window_days or "config",
             estimator or "config",
             search,
@@ -182,7 +182,7 @@ class TrainModelOperator(BaseOperator):
                     client,
                     cfg,
                     bucket=self.bucket,
-                    end=self.end_date,
+                    end=self.window_end,
                     run_id=run_id,
                     window_days=None if _blank(self.window_days) else self.window_days,
                     estimator=estimator,

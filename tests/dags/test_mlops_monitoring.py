@@ -5,7 +5,7 @@ The retrain request (S3 object and Asset event) must happen on the drifted night
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +13,8 @@ from mlops import monitoring, storage
 from tests.plugins.monitoring_world import DRIFT_NIGHT, QUIET_NIGHT, build_world
 
 BUCKET = "mlops-test"  # the server_s3 fixture's bucket (tests/conftest.py)
-RETRAIN_ASSET_URI = f"s3://{BUCKET}/monitoring/credit/retrain_requests/"
+#: Airflow normalises the asset URI (no trailing slash).
+RETRAIN_ASSET_URI = f"s3://{BUCKET}/monitoring/credit/retrain_requests"
 
 
 def _states(dag_run) -> dict[str, str]:
@@ -40,7 +41,7 @@ def _retrain_events() -> list:
 def _run(dagbag, night):
     dag = dagbag.get_dag("mlops_monitoring")
     return dag.test(
-        logical_date=datetime(night.year, night.month, night.day, 6, tzinfo=timezone.utc),
+        logical_date=datetime(night.year, night.month, night.day, 6, tzinfo=UTC),
         run_conf={"dataset": "credit", "date": night.isoformat()},
     )
 
@@ -55,19 +56,27 @@ def test_monitoring_dag_requests_a_retrain_only_on_the_drifted_night(dagbag, ser
     states = _states(quiet)
     assert states["monitor_drift"] == states["monitor_performance"] == states["evaluate_alerts"] == "success"
     assert states["retrain_gate"] == "success" and states["request_retrain"] == "skipped"
-    assert not storage.exists(server_s3, monitoring.retrain_request_uri(BUCKET, "credit", QUIET_NIGHT.isoformat()))
+    assert not storage.exists(
+        server_s3, monitoring.retrain_request_uri(BUCKET, "credit", QUIET_NIGHT.isoformat())
+    )
     assert len(_retrain_events()) == before
-    night = storage.get_json(server_s3, monitoring.monitoring_uri(BUCKET, "credit", QUIET_NIGHT, "night.json"))
+    night = storage.get_json(
+        server_s3, monitoring.monitoring_uri(BUCKET, "credit", QUIET_NIGHT, "night.json")
+    )
     assert night["verdict"] == "OK"
 
     drifted = _run(dagbag, DRIFT_NIGHT)
     assert drifted.state == "success"
     assert _states(drifted)["request_retrain"] == "success"
-    request = storage.get_json(server_s3, monitoring.retrain_request_uri(BUCKET, "credit", DRIFT_NIGHT.isoformat()))
+    request = storage.get_json(
+        server_s3, monitoring.retrain_request_uri(BUCKET, "credit", DRIFT_NIGHT.isoformat())
+    )
     assert request["reasons"][0]["name"] == "dataset_drift" and request["verdict"] == "ALERT"
     events = _retrain_events()
     assert len(events) == before + 1
     assert events[-1]["request_uri"].endswith("retrain_requests/2026-01-12.json")
     assert storage.exists(server_s3, monitoring.alert_uri(BUCKET, "credit", DRIFT_NIGHT.isoformat()))
-    page = storage.get_bytes(server_s3, monitoring.monitoring_uri(BUCKET, "credit", DRIFT_NIGHT, "report.html"))
+    page = storage.get_bytes(
+        server_s3, monitoring.monitoring_uri(BUCKET, "credit", DRIFT_NIGHT, "report.html")
+    )
     assert b"ALERT" in page and b"data:image/png;base64," in page

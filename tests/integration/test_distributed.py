@@ -188,7 +188,8 @@ def test_dag_runs_on_celery_with_postgres(cluster, server_s3, credit_cfg):
 
     def finished():
         out = _airflow(cluster, "dags", "list-runs", DAG_ID, "-o", "json")
-        runs = {r["run_id"]: r["state"] for r in json.loads(out or "[]")}
+        listing = next((ln for ln in out.splitlines() if ln.startswith("[")), "[]")
+        runs = {r["run_id"]: r["state"] for r in json.loads(listing)}
         return runs.get("it_celery_1") if runs.get("it_celery_1") in ("success", "failed") else None
 
     state = _wait_for(finished, 300, "the DAG run to finish", cluster)

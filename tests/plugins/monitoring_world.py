@@ -61,17 +61,23 @@ def build_world(client, bucket: str, cfg, *, score_days=(5, 6, 7, 10, 11, 12)) -
     prefix = storage.candidate_prefix(bucket, cfg.name, "monitoring-test")
     storage.put_bytes(client, prefix + "model.skops", serialization.dump_model(model))
     storage.put_json(client, prefix + "blessing.json", {"blessed": True})
-    storage.put_json(client, prefix + "metrics.json", {"candidate": {"metrics": {"roc_auc": 0.85, "recall": 0.3}}})
+    storage.put_json(
+        client, prefix + "metrics.json", {"candidate": {"metrics": {"roc_auc": 0.85, "recall": 0.3}}}
+    )
     storage.put_json(
         client,
         prefix + "training.json",
         {"window": {"start": train_days[0].isoformat(), "end": train_days[-1].isoformat()}},
     )
     storage.put_json(
-        client, prefix + "reference_profile.json", monitoring.build_reference_profile(frame, cfg, predictions=proba)
+        client,
+        prefix + "reference_profile.json",
+        monitoring.build_reference_profile(frame, cfg, predictions=proba),
     )
     registry = ModelRegistry(client, bucket, cfg.name)
-    version = registry.publish(candidate_prefix=prefix, run={"dag_id": "test", "run_id": "mon", "try_number": 1})
+    version = registry.publish(
+        candidate_prefix=prefix, run={"dag_id": "test", "run_id": "mon", "try_number": 1}
+    )
     registry.promote(version.version, expected_etag=None, reason="monitoring test model", actor="pytest")
     for i in score_days:
         day = START + timedelta(days=i - 1)

@@ -67,12 +67,28 @@ def _logs(capsys, caplog) -> str:
     return captured.out + captured.err + caplog.text
 
 
-def test_drift_night_fires_the_webhook_and_writes_the_alert(world, server_s3, webhook, caplog, capsys):
+def test_webhook_fires_on_the_drift_night_only(world, server_s3, webhook, caplog, capsys):
+    """Quiet night: OK, nobody notified. Drift night: ALERT, alert event, log block, one POST to the webhook."""
     caplog.set_level(logging.INFO)
-    notifiers = [LogAlertNotifier(), WebhookAlertNotifier(http_conn_id="test_alerts_webhook", endpoint="hooks/mlops")]
-    drift, perf, night = _night(DRIFT_NIGHT, notifiers)
+    notifiers = [
+        LogAlertNotifier(),
+        WebhookAlertNotifier(http_conn_id="test_alerts_webhook", endpoint="hooks/mlops"),
+    ]
+    drift, perf, night = _night(QUIET_NIGHT, notifiers)
+    assert drift["verdict"] == "OK" and not drift["dataset_drift"] and not drift["prediction_drift"]
+    # At most a "minor" detection (significant but PSI below the warn level) on a quiet night.
+    assert len(drift["drifted_features"]) <= 1
+    assert perf["days"] and all(d["source"] == "realised" for d in perf["days"])
+    assert night["verdict"] == "OK" and night["fired"] == [] and not night["retrain"]
+    assert webhook == [] and night["notified"] == []
+    assert not storage.exists(server_s3, monitoring.alert_uri(TEST_BUCKET, "credit", QUIET_NIGHT.isoformat()))
+    assert storage.exists(server_s3, night["report_uri"])
+    log = _logs(capsys, caplog)
+    assert "MONITORING ALERT" not in log and "VERDICT: OK" in log
 
-    assert drift["verdict"] == "ALERT" and drift["dataset_drift"] and drift["model_version"] == world["version"]
+    drift, perf, night = _night(DRIFT_NIGHT, notifiers)
+    assert drift["verdict"] == "ALERT" and drift["dataset_drift"]
+    assert drift["model_version"] == world["version"]
     assert {"credit_score", "interest_rate", "debt_to_income"} <= set(drift["drifted_features"])
     assert drift["report_uri"].endswith("/monitoring/credit/2026-01-12/report.html")
     assert [d["source"] for d in perf["days"]] == ["realised", "estimated", "estimated", "estimated"]
@@ -85,8 +101,8 @@ def test_drift_night_fires_the_webhook_and_writes_the_alert(world, server_s3, we
     assert payload["kind"] == "mlops_monitoring_alert" and payload["verdict"] == "ALERT"
     assert payload["dataset"] == "credit" and payload["day"] == "2026-01-12" and payload["retrain"] is True
     assert payload["report_uri"] == drift["report_uri"]
-    event = storage.get_json(server_s3, night["alert_uri"])
-    assert event["fired"] == night["fired"]
+    assert storage.get_json(server_s3, night["alert_uri"])["fired"] == night["fired"]
+    assert storage.exists(server_s3, night["report_uri"])
 
     log = _logs(capsys, caplog)
     assert "MONITORING ALERT  dataset=credit  night=2026-01-12" in log
@@ -94,21 +110,6 @@ def test_drift_night_fires_the_webhook_and_writes_the_alert(world, server_s3, we
     assert "report: s3://mlops-test/monitoring/credit/2026-01-12/report.html" in log
     assert "credit_score: ks p=" in log and "-> DRIFT" in log
     assert "webhook notifier: POST http://127.0.0.1:" in log
-
-
-def test_quiet_night_stays_ok_and_notifies_nobody(world, server_s3, webhook, caplog, capsys):
-    caplog.set_level(logging.INFO)
-    drift, perf, night = _night(QUIET_NIGHT, [WebhookAlertNotifier(http_conn_id="test_alerts_webhook")])
-    assert drift["verdict"] == "OK" and not drift["dataset_drift"] and not drift["prediction_drift"]
-    # At most a "minor" detection (significant but PSI below the warn level) on a quiet night.
-    assert len(drift["drifted_features"]) <= 1
-    assert perf["days"] and all(d["source"] == "realised" for d in perf["days"])
-    assert night["verdict"] == "OK" and night["fired"] == [] and not night["retrain"]
-    assert webhook == [] and night["notified"] == []
-    assert not storage.exists(server_s3, monitoring.alert_uri(TEST_BUCKET, "credit", QUIET_NIGHT.isoformat()))
-    assert storage.exists(server_s3, night["report_uri"])
-    log = _logs(capsys, caplog)
-    assert "MONITORING ALERT" not in log and "VERDICT: OK" in log
 
 
 def test_webhook_without_connection_is_skipped(caplog, capsys):
@@ -121,13 +122,17 @@ def test_webhook_without_connection_is_skipped(caplog, capsys):
 def test_operators_fail_fast_on_bad_parameters(server_s3):
     with pytest.raises(AirflowFailException, match="'window_days' parameter must be an integer"):
         MonitorDriftOperator(
-            task_id="monitor_drift", dataset="credit", date="2026-01-12", window_days="three", bucket=TEST_BUCKET
+            task_id="monitor_drift",
+            dataset="credit",
+            date="2026-01-12",
+            window_days="three",
+            bucket=TEST_BUCKET,
         ).execute(context={})
     with pytest.raises(AirflowFailException, match="has no 'production' alias yet"):
-        MonitorDriftOperator(task_id="monitor_drift", dataset="credit", date="2026-01-12", bucket=TEST_BUCKET).execute(
-            context={}
-        )
+        MonitorDriftOperator(
+            task_id="monitor_drift", dataset="credit", date="2026-01-12", bucket=TEST_BUCKET
+        ).execute(context={})
     with pytest.raises(AirflowFailException, match="No drift result"):
-        EvaluateAlertsOperator(task_id="evaluate_alerts", dataset="credit", date="2026-01-12", bucket=TEST_BUCKET).execute(
-            context={}
-        )
+        EvaluateAlertsOperator(
+            task_id="evaluate_alerts", dataset="credit", date="2026-01-12", bucket=TEST_BUCKET
+        ).execute(context={})

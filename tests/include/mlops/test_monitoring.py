@@ -41,7 +41,8 @@ def _fit_model(cfg, frame: pd.DataFrame, labels: pd.DataFrame):
             (
                 "cat",
                 make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value="missing"), OneHotEncoder(handle_unknown="ignore")
+                    SimpleImputer(strategy="constant", fill_value="missing"),
+                    OneHotEncoder(handle_unknown="ignore"),
                 ),
                 list(cfg.features.categorical),
             ),
@@ -76,14 +77,20 @@ def test_reference_profile_is_json_safe_and_complete(credit_cfg, credit_day):
     assert profile["schema"] == monitoring.PROFILE_SCHEMA and profile["row_count"] == len(frame)
     assert set(profile["features"]) == set(credit_cfg.features.all)
     score = profile["features"]["credit_score"]
-    assert len(score["edges"]) == 9 and len(score["bin_counts"]) == 10 and sum(score["bin_counts"]) == score["count"]
+    assert (
+        len(score["edges"]) == 9
+        and len(score["bin_counts"]) == 10
+        and sum(score["bin_counts"]) == score["count"]
+    )
     assert len(score["sketch"]) == monitoring.SKETCH_SIZE and score["sketch"] == sorted(score["sketch"])
     term = profile["features"]["loan_term_months"]  # two values: ties merge the bins
     assert term["edges"] == [36.0] and sum(term["bin_counts"]) == len(frame)
     edu = profile["features"]["education"]
     assert edu["kind"] == "categorical" and 0.04 < edu["missing_rate"] < 0.12
     assert abs(sum(edu["frequencies"].values()) - 1) < 1e-9
-    assert profile["prediction"]["kind"] == "probability" and profile["prediction"]["mean"] == pytest.approx(0.2)
+    assert profile["prediction"]["kind"] == "probability" and profile["prediction"]["mean"] == pytest.approx(
+        0.2
+    )
     assert profile["target"]["kind"] == "categorical"
     assert list(profile["importances"]) == ["credit_score", "age"]
 
@@ -128,7 +135,9 @@ def test_no_drift_pair_stays_ok_at_any_size(credit_cfg, credit_pools, n):
         ref = ref_pool.iloc[rng.integers(0, len(ref_pool), n)]
         cur = cur_pool.iloc[rng.integers(0, len(cur_pool), n)]
     started = time.perf_counter()
-    report = monitoring.compute_drift(monitoring.build_reference_profile(ref, credit_cfg), cur, credit_cfg.monitoring)
+    report = monitoring.compute_drift(
+        monitoring.build_reference_profile(ref, credit_cfg), cur, credit_cfg.monitoring
+    )
     elapsed = time.perf_counter() - started
     assert report.verdict == "OK", report.summary_lines()
     assert report.drifted_features == [] and not report.dataset_drift
@@ -262,7 +271,9 @@ def test_compute_performance_realised_and_estimated_days(credit_cfg, credit_mode
 
 
 def test_holdout_metrics_reads_the_model_card_layout():
-    assert monitoring.holdout_metrics({"candidate": {"metrics": {"roc_auc": 0.8, "recall": 0.3}, "slices": {}}}) == {
+    assert monitoring.holdout_metrics(
+        {"candidate": {"metrics": {"roc_auc": 0.8, "recall": 0.3}, "slices": {}}}
+    ) == {
         "roc_auc": 0.8,
         "recall": 0.3,
     }
@@ -292,17 +303,23 @@ def test_alert_rules_fire_only_on_their_condition(credit_cfg, credit_pools):
     imp = {"region": 9.0, "education": 8.0, "age": 0.1}
     quiet = _drift(credit_cfg, credit_pools, False, imp)
     loud = _drift(credit_cfg, credit_pools, True, imp)
-    perf_ok = monitoring.PerformanceReport("credit", "d", "classification", "v1", {"roc_auc": 0.80}, (),
-                                           {"roc_auc": 0.78, "n": 10}, {})
-    perf_bad = monitoring.PerformanceReport("credit", "d", "classification", "v1", {"roc_auc": 0.80}, (),
-                                            {"roc_auc": 0.70, "n": 10}, {})
+    perf_ok = monitoring.PerformanceReport(
+        "credit", "d", "classification", "v1", {"roc_auc": 0.80}, (), {"roc_auc": 0.78, "n": 10}, {}
+    )
+    perf_bad = monitoring.PerformanceReport(
+        "credit", "d", "classification", "v1", {"roc_auc": 0.80}, (), {"roc_auc": 0.70, "n": 10}, {}
+    )
     history = [{"day": "2026-01-08", "dataset_drift": True}, {"day": "2026-01-09", "dataset_drift": True}]
 
-    calm = monitoring.evaluate_rules(rules, day="2026-01-10", drift=quiet, performance=perf_ok, history=history)
+    calm = monitoring.evaluate_rules(
+        rules, day="2026-01-10", drift=quiet, performance=perf_ok, history=history
+    )
     assert [r.fired for r in calm] == [False, False, False, False]
     assert monitoring.night_verdict(quiet, calm) == "OK"
 
-    fired = monitoring.evaluate_rules(rules, day="2026-01-10", drift=loud, performance=perf_bad, history=history)
+    fired = monitoring.evaluate_rules(
+        rules, day="2026-01-10", drift=loud, performance=perf_bad, history=history
+    )
     by_name = {r.name: r for r in fired}
     assert not by_name["psi_top"].fired  # the drifted features are not among the top-2 by importance
     assert "top-2 by importance" in by_name["psi_top"].detail
@@ -321,8 +338,9 @@ def test_alert_rules_fire_only_on_their_condition(credit_cfg, credit_pools):
 
 
 def test_metric_drop_rule_without_labels_uses_estimates_only_when_asked():
-    perf = monitoring.PerformanceReport("credit", "d", "classification", "v1", {"roc_auc": 0.8}, (), {},
-                                        {"roc_auc": 0.6, "n": 100})
+    perf = monitoring.PerformanceReport(
+        "credit", "d", "classification", "v1", {"roc_auc": 0.8}, (), {}, {"roc_auc": 0.6, "n": 100}
+    )
     realised_only = AlertRule(name="auc", kind="metric_drop", metric="roc_auc", max_drop=0.05)
     any_source = AlertRule(name="auc", kind="metric_drop", metric="roc_auc", max_drop=0.05, source="any")
     assert not monitoring.evaluate_rules([realised_only], day="d", drift=None, performance=perf)[0].fired
@@ -344,8 +362,15 @@ def _seed_night(s3, bucket, cfg, model, *, days, scenario=None, rows=800, profil
         storage.write_parquet(s3, storage.batch_uri(bucket, cfg.name, day), features)
         storage.write_parquet(s3, storage.labels_uri(bucket, cfg.name, day), labels)
         proba = _proba(cfg, model, features)
-        preds = pd.DataFrame({cfg.id_column: features[cfg.id_column], "prediction": (proba >= 0.5).astype(int),
-                              "probability": proba, "model_version": "v0001", "run_id": "test"})
+        preds = pd.DataFrame(
+            {
+                cfg.id_column: features[cfg.id_column],
+                "prediction": (proba >= 0.5).astype(int),
+                "probability": proba,
+                "model_version": "v0001",
+                "run_id": "test",
+            }
+        )
         prefix = storage.predictions_prefix(bucket, cfg.name, day)
         storage.write_parquet(s3, prefix + "part-00000.parquet", preds)
         storage.put_json(s3, prefix + "_SUCCESS", {"parts": ["part-00000.parquet"], "rows": rows})
@@ -355,8 +380,12 @@ def _seed_night(s3, bucket, cfg, model, *, days, scenario=None, rows=800, profil
 def test_nightly_drift_then_evaluation_writes_report_history_and_alert(s3, bucket, credit_cfg, credit_model):
     model, _ = credit_model
     days = [date(2026, 2, 1) + timedelta(days=i) for i in range(3)]
-    profile_uri = _seed_night(s3, bucket, credit_cfg, model, days=days, scenario=Scenario(drift_start=days[0]))
-    drift = monitoring.monitor_drift(s3, bucket, credit_cfg, days[-1], window_days=4, reference_uri=profile_uri)
+    profile_uri = _seed_night(
+        s3, bucket, credit_cfg, model, days=days, scenario=Scenario(drift_start=days[0])
+    )
+    drift = monitoring.monitor_drift(
+        s3, bucket, credit_cfg, days[-1], window_days=4, reference_uri=profile_uri
+    )
     assert drift.verdict == "ALERT" and drift.dataset_drift and drift.prediction is not None
     assert drift.context["current_window"]["days"] == [d.isoformat() for d in days]
     assert "2026-01-31" in drift.context["current_window"]["skipped"]
@@ -389,11 +418,17 @@ def test_cli_drift_on_local_files(tmp_path, credit_cfg, credit_pools, capsys):
     from mlops.cli import main
 
     ref_pool, cur_pool = credit_pools
-    ref_path, cur_path, bad_path = tmp_path / "ref.parquet", tmp_path / "cur.parquet", tmp_path / "bad.parquet"
+    ref_path, cur_path, bad_path = (
+        tmp_path / "ref.parquet",
+        tmp_path / "cur.parquet",
+        tmp_path / "bad.parquet",
+    )
     ref_pool.iloc[:3000].to_parquet(ref_path)
     cur_pool.iloc[:3000].to_parquet(cur_path)
     _inject(cur_pool.iloc[:3000]).to_parquet(bad_path)
-    assert main(["drift", "--reference", str(ref_path), "--current", str(cur_path), "--dataset", "credit"]) == 0
+    assert (
+        main(["drift", "--reference", str(ref_path), "--current", str(cur_path), "--dataset", "credit"]) == 0
+    )
     assert "VERDICT: OK" in capsys.readouterr().out
     assert main(["drift", "--reference", str(ref_path), "--current", str(bad_path), "--json"]) == 1
     out = json.loads(capsys.readouterr().out)

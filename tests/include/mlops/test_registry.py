@@ -578,6 +578,10 @@ def test_cli_versions_show_history_verify(server_s3, models, capsys):
     assert main(["registry", "show", "credit", "--bucket", BUCKET, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["version"] == "v0002"
 
+    assert main(["registry", "history", "credit", "--bucket", BUCKET, "--json"]) == 0
+    history = json.loads(capsys.readouterr().out)["history"]
+    assert [h["action"] for h in history if h["alias"]] == ["promote", "promote", "promote", "rollback"]
+
     assert main(["registry", "history", "credit", "--bucket", BUCKET]) == 0
     text = capsys.readouterr().out
     assert "rollback" in text and "v0003 -> v0002" in text and "by alice: back to v2 after review" in text

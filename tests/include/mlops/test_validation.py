@@ -193,9 +193,9 @@ def test_distribution_sanity_catches_a_unit_change(credit_cfg, credit_day):
 
 def test_two_thousand_rows_validate_fast(credit_cfg, credit_day):
     validation.validate_frame(credit_day[0].head(200), credit_cfg)  # warm: GX import
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: robust to a busy shared machine
     report = validation.validate_frame(credit_day[0], credit_cfg, docs=True)
-    assert time.perf_counter() - started < 3.0
+    assert time.process_time() - started < 3.0
     assert "<html" in report.docs_html.lower() and "credit" in report.docs_html
 
 

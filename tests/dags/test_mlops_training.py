@@ -1,0 +1,59 @@
+"""End to end: the real mlops_training DAG in dag.test() against the moto S3 server.
+
+The first run trains, blesses, publishes and promotes v0001 (no production yet: floors decide).
+A second run with a deliberately weak estimator (dummy) is NOT BLESSED: the run stays green,
+publish and promote are skipped, and the registry is unchanged.
+"""
+
+from __future__ import annotations
+
+import pendulum
+import pytest
+from conftest import task_states  # not tests.conftest: a second import would re-run its env setup
+
+from mlops import storage
+from mlops.registry import ModelRegistry
+from tests.include.mlops.training_world import END, seed_validated
+
+pytestmark = pytest.mark.e2e
+
+BUCKET = "mlops-test"
+
+
+def _xcom(dag_run, task_id):
+    return dag_run.get_task_instance(task_id).xcom_pull(task_ids=task_id)
+
+
+def test_blessed_then_rejected_challenger(dagbag, server_s3, credit_cfg):
+    seed_validated(server_s3, BUCKET, credit_cfg)  # validate_batch re-validates each day with GX
+    dag = dagbag.get_dag("mlops_training")
+    assert dag is not None, dagbag.import_errors
+    logical = pendulum.datetime(END.year, END.month, END.day, tz="UTC")
+
+    first = dag.test(
+        logical_date=logical, run_conf={"dataset": "credit", "window_days": 12, "reason": "first"}
+    )
+    assert first.state == "success"
+    assert set(task_states(first).values()) == {"success"}, task_states(first)
+    gate = _xcom(first, "gate_model")
+    assert gate["blessed"] and gate["baseline_version"] is None
+    registry = ModelRegistry(server_s3, BUCKET, "credit")
+    assert registry.versions() == ["v0001"] and registry.pointer("production").version == "v0001"
+    manifest = registry.manifest("v0001")
+    assert manifest["blessing"]["blessed"] is True
+    assert manifest["training_data"]["content_hash"] == _xcom(first, "train_model")["data_hash"]
+    card = storage.get_bytes(server_s3, gate["model_card_uri"]).decode()
+    assert "VERDICT: BLESSED" in card and card.count("data:image/png;base64,") == 4
+
+    weak = dag.test(
+        logical_date=logical,
+        run_conf={"dataset": "credit", "window_days": 12, "estimator": "dummy", "search": "none"},
+    )
+    assert weak.state == "success"  # a rejected challenger is not an error
+    states = task_states(weak)
+    assert states["gate_model"] == "success"
+    assert states["publish_model"] == states["promote_model"] == "skipped"
+    verdict = _xcom(weak, "gate_model")
+    assert not verdict["blessed"] and verdict["baseline_version"] == "v0001"
+    assert {"min_roc_auc", "roc_auc_vs_production"} <= set(verdict["failed"])
+    assert registry.versions() == ["v0001"] and registry.pointer("production").version == "v0001"

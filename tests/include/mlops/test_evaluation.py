@@ -1,0 +1,316 @@
+"""Evaluation: metrics, the three gate rules, behavioural checks, blessing records and model cards."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from mlops import evaluation, serialization, storage, training
+from mlops.evaluation import FAIL, PASS, SKIP, Rule
+from tests.include.mlops.training_world import END, fast, seed_validated, with_updates
+
+
+# ---------------------------------------------------------------- metrics
+def test_classification_metrics_match_sklearn():
+    from sklearn import metrics
+
+    y = np.array([0, 0, 1, 1, 1, 0])
+    proba = np.array([0.1, 0.6, 0.7, 0.4, 0.9, 0.2])
+    pred = (proba >= 0.5).astype(int)
+    out = evaluation.classification_metrics(y, pred, proba)
+    assert out["accuracy"] == pytest.approx(4 / 6)
+    assert out["precision"] == pytest.approx(2 / 3) and out["recall"] == pytest.approx(2 / 3)
+    assert out["roc_auc"] == pytest.approx(metrics.roc_auc_score(y, proba))
+    assert out["log_loss"] == pytest.approx(metrics.log_loss(y, proba))
+    assert evaluation.confusion(y, pred) == {"labels": [0, 1], "matrix": [[2, 1], [1, 2]]}
+    # One class only: AUC is undefined (None), the rest still computes.
+    assert evaluation.classification_metrics(np.zeros(3), np.zeros(3), np.full(3, 0.2))["roc_auc"] is None
+
+
+def test_regression_metrics():
+    out = evaluation.regression_metrics([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 6.0])
+    assert out["mse"] == pytest.approx(1.0) and out["rmse"] == pytest.approx(1.0)
+    assert out["mae"] == pytest.approx(0.5) and out["r2"] == pytest.approx(0.2)
+    assert set(out) == {"mse", "rmse", "mae", "r2", "explained_variance"}
+
+
+def test_slice_metrics_per_value(credit_cfg, credit_day):
+    features, labels = credit_day
+    frame = features.merge(labels, on="application_id")
+    y = frame["default"].to_numpy()
+    proba = np.linspace(0.01, 0.99, len(frame))
+    slices = evaluation.slice_metrics(credit_cfg, frame, y, (proba > 0.5).astype(int), proba)
+    assert set(slices) == {"region", "home_ownership"}
+    assert sum(s["n"] for s in slices["region"].values()) == len(frame)
+    assert set(slices["region"]["north"]["metrics"]) == {
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "log_loss",
+    }
+
+
+# ---------------------------------------------------------------- the gate, rule by rule
+def _evaluation(auc: float, recall: float = 0.4, log_loss: float = 0.35, slices: dict | None = None) -> dict:
+    slices = slices or {"north": auc, "south": auc}
+    return {
+        "metrics": {
+            "accuracy": 0.85,
+            "precision": 0.6,
+            "recall": recall,
+            "f1": 0.5,
+            "roc_auc": auc,
+            "log_loss": log_loss,
+        },
+        "slices": {
+            "region": {v: {"n": 500, "metrics": {"roc_auc": a}} for v, a in slices.items()},
+            "home_ownership": {"rent": {"n": 40, "metrics": {"roc_auc": 0.1}}},  # too small: never gated
+        },
+    }
+
+
+BEHAVES = [Rule("reloads_from_bytes", "behaviour", None, None, None, "loads", PASS)]
+MISBEHAVES = [Rule("optional_missing_scores", "behaviour", None, None, None, "1 finite", FAIL, "NaN")]
+
+
+def _decide(cfg, candidate, production, behaviour=BEHAVES):
+    return evaluation.decide(
+        cfg,
+        candidate=candidate,
+        production=production,
+        behaviour=behaviour,
+        candidate_id="s3://b/c/",
+        candidate_sha256="ab" * 32,
+        baseline_version="v0001" if production else None,
+        baseline_pointer_etag='"etag-1"' if production else None,
+        data_hash="cd" * 32,
+    )
+
+
+@pytest.mark.parametrize(
+    ("candidate", "behaviour", "failed"),
+    [
+        (_evaluation(0.83), BEHAVES, []),
+        (_evaluation(0.83, recall=0.1), BEHAVES, ["min_recall"]),  # rule 1 alone
+        (_evaluation(0.80), BEHAVES, ["roc_auc_vs_production"]),  # rule 2 alone (slices within 0.05)
+        (_evaluation(0.83, slices={"north": 0.83, "south": 0.74}), BEHAVES, ["slice region=south"]),  # rule 3
+        (_evaluation(0.83), MISBEHAVES, ["optional_missing_scores"]),  # behaviour alone
+    ],
+)
+def test_each_rule_fails_on_its_own(credit_cfg, candidate, behaviour, failed):
+    blessing = _decide(credit_cfg, candidate, _evaluation(0.83), behaviour)
+    assert blessing.failed == failed
+    assert blessing.blessed is (not failed) and blessing.publish is (not failed)
+    small = next(r for r in blessing.rules if r.rule == "slice home_ownership=rent")
+    assert small.verdict == SKIP and "gate.min_slice_rows" in small.detail
+
+
+def test_primary_margin_is_inclusive(credit_cfg):
+    assert _decide(credit_cfg, _evaluation(0.82), _evaluation(0.83)).blessed  # exactly the 0.01 margin
+    assert not _decide(credit_cfg, _evaluation(0.8199), _evaluation(0.83)).blessed
+
+
+def test_without_production_the_floors_alone_decide(credit_cfg):
+    weak = _evaluation(0.60)  # would lose to any production model, but there is none
+    blessing = _decide(credit_cfg, _evaluation(0.83, slices={"north": 0.1}), None)
+    assert blessing.blessed and blessing.baseline_version is None
+    skipped = {r.rule: r.detail for r in blessing.rules if r.verdict == SKIP}
+    assert skipped["roc_auc_vs_production"] == "no production model yet: floors decide"
+    assert skipped["slices"] == "no production model yet: floors decide"
+    not_blessed = _decide(credit_cfg, weak, None)
+    assert not_blessed.failed == ["min_roc_auc"]
+
+
+def test_lower_is_better_metrics_compare_the_other_way(diabetes_cfg):
+    def reg(rmse):
+        return {
+            "metrics": {"rmse": rmse, "r2": 0.5, "mse": rmse**2, "mae": 40.0, "explained_variance": 0.5},
+            "slices": {"sex": {"1": {"n": 300, "metrics": {"rmse": rmse}}}},
+        }
+
+    assert _decide(diabetes_cfg, reg(56.0), reg(55.0)).blessed  # within max_primary_regression 2.0
+    assert _decide(diabetes_cfg, reg(58.0), reg(55.0)).failed == ["rmse_vs_production"]
+    assert _decide(diabetes_cfg, reg(71.0), None).failed == ["max_rmse"]
+
+
+def test_blessing_record_and_table(credit_cfg):
+    blessing = _decide(credit_cfg, _evaluation(0.80), _evaluation(0.83))
+    record = blessing.to_dict()
+    for key in (
+        "blessed",
+        "candidate",
+        "baseline_version",
+        "baseline_pointer_etag",
+        "data_hash",
+        "candidate_metrics",
+        "production_metrics",
+        "thresholds",
+        "rules",
+    ):
+        assert key in record
+    assert record["thresholds"]["min_roc_auc"] == 0.7 and record["rules"][0]["passed"] is True
+    assert blessing.verdict_line() == (
+        "VERDICT: NOT BLESSED candidate=s3://b/c/ champion=v0001 failed=[roc_auc_vs_production]"
+    )
+    table = blessing.table().splitlines()
+    assert table[0].split(" | ")[0].strip() == "rule" and "threshold" in table[0]
+    assert any(line.startswith("roc_auc_vs_production") and line.rstrip().endswith("FAIL") for line in table)
+
+
+def test_force_publishes_only_a_model_that_behaves(credit_cfg):
+    forced = evaluation.decide(
+        credit_cfg,
+        candidate=_evaluation(0.60),
+        production=None,
+        behaviour=BEHAVES,
+        candidate_id="c",
+        candidate_sha256="x",
+        baseline_version=None,
+        baseline_pointer_etag=None,
+        data_hash="d",
+        force=True,
+        force_reason="hotfix approved by risk",
+        actor="alice",
+    )
+    assert not forced.blessed and forced.forced and forced.publish
+    assert forced.to_dict()["force_reason"] == "hotfix approved by risk"
+    broken = _decide(credit_cfg, _evaluation(0.60), None, MISBEHAVES)
+    assert not broken.publish
+
+
+# ---------------------------------------------------------------- behavioural checks
+@pytest.fixture(scope="module")
+def small_model(credit_cfg, credit_day):
+    features, labels = credit_day
+    frame = features.merge(labels, on="application_id")
+    cfg = with_updates(credit_cfg, model={"estimator": "logistic_regression", "params": {}, "search": None})
+    model = training.fit_model(cfg, frame, training.plan_model(cfg)).model
+    return model, training.canned_rows(cfg, frame)
+
+
+def test_behavioural_checks_pass_for_a_good_model(credit_cfg, small_model):
+    model, rows = small_model
+    data = serialization.dump_model(model)
+    rules = evaluation.behavioural_checks(
+        credit_cfg, data, expected_sha256=storage.sha256_bytes(data), rows=rows
+    )
+    assert [(r.rule, r.verdict) for r in rules] == [
+        ("reloads_from_bytes", PASS),
+        ("canned_rows_finite", PASS),
+        ("optional_missing_scores", PASS),
+        ("unseen_category_scores", PASS),
+    ]
+
+
+def test_behavioural_checks_catch_corrupt_bytes(credit_cfg, small_model):
+    model, rows = small_model
+    data = serialization.dump_model(model)
+    rules = evaluation.behavioural_checks(
+        credit_cfg, data[:-10], expected_sha256=storage.sha256_bytes(data), rows=rows
+    )
+    assert rules[0].verdict == FAIL and "Checksum mismatch" in rules[0].detail
+    assert all(r.verdict == FAIL for r in rules)
+
+
+def test_behavioural_checks_catch_a_model_that_cannot_take_missing_values(credit_cfg, credit_day):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    features, labels = credit_day
+    frame = features.merge(labels, on="application_id").dropna()
+    pre = ColumnTransformer(
+        [
+            ("num", StandardScaler(), list(credit_cfg.features.numeric)),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), list(credit_cfg.features.categorical)),
+        ]
+    )
+    model = make_pipeline(pre, LogisticRegression(max_iter=1000))
+    model.fit(training.feature_frame(frame, credit_cfg), frame["default"])
+    data = serialization.dump_model(model)
+    rules = evaluation.behavioural_checks(
+        credit_cfg,
+        data,
+        expected_sha256=storage.sha256_bytes(data),
+        rows=training.canned_rows(credit_cfg, frame),
+    )
+    verdicts = {r.rule: r.verdict for r in rules}
+    assert verdicts["canned_rows_finite"] == PASS
+    assert verdicts["optional_missing_scores"] == FAIL
+
+
+# ---------------------------------------------------------------- the steps, both tasks, against S3
+def _images(html: str) -> list[str]:
+    return re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', html)
+
+
+@pytest.mark.parametrize("dataset", ["credit", "diabetes"])
+def test_train_evaluate_gate_and_model_card(s3, bucket, dataset, credit_cfg, diabetes_cfg):
+    cfg = fast(credit_cfg if dataset == "credit" else diabetes_cfg)
+    seed_validated(s3, bucket, cfg, rows=300 if dataset == "credit" else 60)
+    cand = training.train_candidate(s3, cfg, bucket=bucket, end=END, run_id="r1", window_days=12)
+    result = evaluation.evaluate_candidate(s3, cfg, cand.candidate_prefix, bucket=bucket)
+    assert result.production is None and result.baseline_version is None
+    assert set(result.candidate) == (
+        {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
+        if dataset == "credit"
+        else {"mse", "rmse", "mae", "r2", "explained_variance"}
+    )
+    metrics = storage.get_json(s3, result.metrics_uri)
+    assert metrics["candidate"]["slices"][cfg.training.slice_columns[0]]
+    html = storage.get_bytes(s3, result.model_card_uri).decode()
+    expected = (
+        [
+            "metrics: candidate vs production",
+            "ROC and precision-recall curves",
+            "confusion matrix",
+            "permutation importance",
+        ]
+        if dataset == "credit"
+        else ["metrics: candidate vs production", "residual plots", "permutation importance"]
+    )
+    assert _images(html) == expected
+    for section in ("Slices", "Data window", "Training config", cand.data_hash):
+        assert section in html
+
+    blessing = evaluation.gate_candidate(s3, cfg, cand.candidate_prefix)
+    assert blessing.blessed, blessing.table()
+    record = storage.get_json(s3, cand.candidate_prefix + "blessing.json")
+    assert record["blessed"] is True and record["baseline_pointer_etag"] is None
+    assert record["data_hash"] == cand.data_hash
+    stamped = storage.get_bytes(s3, result.model_card_uri).decode()
+    assert "VERDICT: BLESSED" in stamped and "The gate has not run yet" not in stamped
+    summary = evaluation.training_summary(s3, cand.candidate_prefix)
+    assert summary["blessed"] is True and summary["rules"][0]["verdict"] == PASS
+
+
+def test_challenger_is_compared_with_production_and_not_published(s3, bucket, credit_cfg):
+    from mlops.registry import ModelRegistry, NotBlessedError
+
+    cfg = fast(credit_cfg)
+    seed_validated(s3, bucket, cfg)
+    registry = ModelRegistry(s3, bucket, "credit")
+    champion = training.train_candidate(s3, cfg, bucket=bucket, end=END, run_id="r1", window_days=12)
+    evaluation.evaluate_candidate(s3, cfg, champion.candidate_prefix, bucket=bucket)
+    assert evaluation.gate_candidate(s3, cfg, champion.candidate_prefix).blessed
+    published = registry.publish(candidate_prefix=champion.candidate_prefix, run={"run_id": "r1"})
+    registry.promote_blessed(published.version, reason="first model", actor="test")
+    pointer = registry.pointer("production")
+
+    weak = training.train_candidate(
+        s3, cfg, bucket=bucket, end=END, run_id="r2", window_days=12, estimator="dummy"
+    )
+    result = evaluation.evaluate_candidate(s3, cfg, weak.candidate_prefix, bucket=bucket)
+    assert result.baseline_version == "v0001" and result.baseline_pointer_etag == pointer.etag
+    assert result.production["roc_auc"] > 0.7 and result.candidate["roc_auc"] == pytest.approx(0.5)
+    blessing = evaluation.gate_candidate(s3, cfg, weak.candidate_prefix)
+    assert not blessing.blessed
+    assert {"min_roc_auc", "min_recall", "roc_auc_vs_production"} <= set(blessing.failed)
+    with pytest.raises(NotBlessedError):
+        registry.publish(candidate_prefix=weak.candidate_prefix, run={"run_id": "r2"})
+    assert registry.versions() == ["v0001"] and registry.pointer("production").version == "v0001"

@@ -133,7 +133,7 @@ def plan() -> list[DagRunSpec]:
         DagRunSpec(
             "mlops_retention",
             "2026-02-27",
-            {**credit, "keep_last": 1},
+            {**credit, "keep_last": 1, "grace_days": 0},
             "weekly retention (production and its previous version are kept)",
             section="registry",
         )

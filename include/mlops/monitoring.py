@@ -212,9 +212,12 @@ def build_reference_profile(
     frame : the reference rows (the model's training window). Must hold every
         feature in ``cfg.features``; the target column is profiled too when present.
     cfg : the dataset config (feature lists, task).
-    predictions : the model's scores on ``frame``: positive-class probabilities for a
+    predictions : the model's scores on reference rows: positive-class probabilities for a
         classifier (a 2-D ``predict_proba`` array is accepted; its last column is used),
-        predicted values for a regressor. Profiled like a numeric feature.
+        predicted values for a regressor. Profiled like a numeric feature (a marginal
+        distribution, so they need not align with ``frame``). Prefer out-of-sample scores
+        (the holdout): in-sample scores of a flexible model are more extreme than what
+        it will produce in production, which reads as prediction drift.
     importances : optional ``{feature: importance}``; used for top-k alert rules
         and importance-weighted dataset drift.
     bins : number of reference-quantile bins for PSI (ties can merge bins).
@@ -232,7 +235,7 @@ def build_reference_profile(
     ------
     ConfigError
         If a configured feature is missing from ``frame``, ``bins`` is below 2, or
-        ``predictions`` does not have one value per row.
+        ``predictions`` is empty.
     """
     if not isinstance(bins, int) or bins < 2:
         raise ConfigError(
@@ -292,11 +295,8 @@ def profile_frame(
         profile["features"][name] = entry
     if predictions is not None:
         values = _prediction_values(predictions)
-        if values.size != len(frame):
-            raise ConfigError(
-                f"predictions has {values.size} values but the reference frame has {len(frame)} rows; "
-                "pass the model's scores on exactly these rows."
-            )
+        if values.size == 0:
+            raise ConfigError("predictions is empty; pass the model's scores on reference rows, or None.")
         pred = _numeric_profile(values, bins)
         pred["kind"] = "probability" if is_classifier else "numeric"
         if is_classifier:
@@ -916,9 +916,9 @@ def compute_drift(
     -------
     DriftReport
         Verdict ``ALERT`` for dataset drift or any feature/prediction at alert level,
-        ``WARN`` for any PSI past the warn level or detected prediction drift, else ``OK``
-        (a drifted feature with a PSI below the warn level is ``minor``: it counts toward
-        the dataset drift share but does not raise the verdict on its own).
+        ``WARN`` for any feature or prediction PSI past the warn level, else ``OK`` (a
+        drifted feature with a PSI below the warn level is ``minor``: it counts toward the
+        dataset drift share but does not raise the verdict on its own).
     """
     import pandas as pd
 
@@ -967,7 +967,7 @@ def compute_drift(
     statuses = [f.status for f in results] + ([prediction.status] if prediction else [])
     if dataset_drift or "alert" in statuses:
         verdict = "ALERT"
-    elif "warn" in statuses or (prediction is not None and prediction.drift_detected):
+    elif "warn" in statuses:
         verdict = "WARN"
     else:
         verdict = "OK"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from mlops import storage
@@ -12,6 +13,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "registry", help="inspect the S3 model registry (versions, pointer, history, checksums)"
     )
+    add_json_flag(p)
     rsub = p.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
 
     def action(name: str, help_text: str, func, extra=None):
@@ -20,7 +22,10 @@ def register(sub) -> None:
         if extra:
             extra(q)
         q.add_argument("--bucket", default=storage.DEFAULT_BUCKET)
-        add_json_flag(q)
+        # SUPPRESS: `mlops registry --json history x` and `mlops registry history x --json` both work.
+        q.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help="print machine-readable JSON"
+        )
         q.set_defaults(func=func)
 
     action("versions", "list versions with their status", run_versions)

@@ -101,8 +101,8 @@ def test_reference_profile_rejects_missing_features_and_bad_bins(credit_cfg, cre
         monitoring.build_reference_profile(features.drop(columns=["credit_score"]), credit_cfg)
     with pytest.raises(ConfigError, match="'bins' parameter"):
         monitoring.build_reference_profile(features, credit_cfg, bins=1)
-    with pytest.raises(ConfigError, match="predictions has 3 values"):
-        monitoring.build_reference_profile(features, credit_cfg, predictions=np.zeros(3))
+    with pytest.raises(ConfigError, match="predictions is empty"):
+        monitoring.build_reference_profile(features, credit_cfg, predictions=np.zeros(0))
 
 
 def test_compute_drift_rejects_something_that_is_not_a_profile(credit_day):
@@ -132,8 +132,9 @@ def test_no_drift_pair_stays_ok_at_any_size(credit_cfg, credit_pools, n):
         ref, cur = ref_pool.iloc[:n], cur_pool.iloc[:n]
     else:
         rng = np.random.default_rng(7)
-        ref = ref_pool.iloc[rng.integers(0, len(ref_pool), n)]
-        cur = cur_pool.iloc[rng.integers(0, len(cur_pool), n)]
+        columns = list(credit_cfg.features.all)
+        ref = pd.DataFrame({c: ref_pool[c].to_numpy()[rng.integers(0, len(ref_pool), n)] for c in columns})
+        cur = pd.DataFrame({c: cur_pool[c].to_numpy()[rng.integers(0, len(cur_pool), n)] for c in columns})
     started = time.perf_counter()
     report = monitoring.compute_drift(
         monitoring.build_reference_profile(ref, credit_cfg), cur, credit_cfg.monitoring
@@ -148,7 +149,8 @@ def test_no_drift_pair_stays_ok_at_any_size(credit_cfg, credit_pools, n):
     )
     if large:
         assert max(f.score for f in report.features) < credit_cfg.monitoring.distance_alert / 2
-    assert elapsed < 15, f"profile + drift on {n} rows took {elapsed:.1f}s"
+    # A guard against accidental quadratic work, not a benchmark (see benchmarks/bench_drift.py).
+    assert elapsed < 30, f"profile + drift on {n} rows took {elapsed:.1f}s"
 
 
 def _inject(frame: pd.DataFrame) -> pd.DataFrame:
@@ -230,9 +232,8 @@ def test_label_shift_shows_in_prediction_drift(credit_cfg, credit_model):
     drift = monitoring.compute_drift(profile, shifted, predictions=_proba(credit_cfg, model, shifted))
     assert not calm.prediction_drift and calm.prediction.status == "ok"
     assert drift.prediction_drift and drift.prediction.status != "ok", drift.prediction.describe()
-    assert drift.prediction.p_value < 1e-6
+    assert drift.prediction.p_value < 1e-6 and drift.prediction.psi > 5 * calm.prediction.psi
     assert drift.prediction.cur_summary["mean"] > drift.prediction.ref_summary["mean"] + 0.03
-    assert drift.verdict != "OK"
 
 
 def test_cbpe_estimate_is_within_tolerance_of_realised_performance(credit_cfg, credit_model):

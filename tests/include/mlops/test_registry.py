@@ -575,6 +575,11 @@ def test_cli_versions_show_history_verify(server_s3, models, capsys):
     assert [r["version"] for r in rows] == ["v0001", "v0002", "v0003"]
     assert rows[1]["tags"] == ["production"] and rows[2]["tags"] == ["previous"]
 
+    assert (
+        main(["registry", "--json", "versions", "credit", "--bucket", BUCKET]) == 0
+    )  # flag before the action
+    assert len(json.loads(capsys.readouterr().out)["versions"]) == 3
+
     assert main(["registry", "show", "credit", "--bucket", BUCKET, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["version"] == "v0002"
 

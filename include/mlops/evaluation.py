@@ -472,12 +472,19 @@ class Blessing:
                 f"VERDICT: BLESSED candidate={self.candidate} champion={champion} "
                 f"({len(checked)}/{len(checked)} checks)"
             )
-        line = f"VERDICT: NOT BLESSED candidate={self.candidate} champion={champion} failed=[{', '.join(self.failed)}]"
+        line = f"VERDICT: NOT BLESSED candidate={self.candidate} champion={champion} failed=[{self._failed_short()}]"
         if self.forced:
             line += (
                 " FORCED: publishing anyway" if self.publish else " FORCE REFUSED: behavioural checks failed"
             )
         return line
+
+    def _failed_short(self) -> str:
+        """Failed rules, with more than two failed slices counted rather than listed."""
+        slices = [r for r in self.failed if r.startswith("slice ")]
+        names = [r for r in self.failed if not r.startswith("slice ")]
+        names += slices if len(slices) <= 2 else [f"{len(slices)} slices"]
+        return ", ".join(names)
 
     def table(self) -> str:
         return rules_table(self.rules)

@@ -18,6 +18,14 @@ Statistics (numpy + scipy.stats, one sort per column):
 Large samples use effect sizes (distances) rather than p-values, so a million
 rows do not flag every feature; small-sample p-values are Holm-adjusted across
 the features so that nineteen tests at 5% do not raise a false alarm most nights.
+PSI thresholds apply to PSI minus its no-drift expectation ``(bins-1)(1/n_ref+1/n_cur)``,
+so small windows do not warn on noise.
+
+Per feature: ``drift_detected`` (the test, or a significant missing-rate jump) and a
+severity ``status``: ``alert`` (detected and PSI >= psi_alert, or a missing-rate jump),
+``warn`` (PSI >= psi_warn), ``minor`` (detected, PSI below psi_warn) or ``ok``. The
+night: ALERT on dataset drift (share of detected features >= ``drift_share``) or any
+alert, WARN on any warn, else OK; alert rules (:func:`evaluate_rules`) can raise it.
 """
 
 from __future__ import annotations
@@ -409,10 +417,11 @@ class FeatureDrift:
             rule = f"{self.method}={_fmt(self.score)} {op} {self.threshold:g}"
         extra = f" unseen={self.unseen_count}" if self.unseen_count else ""
         noise = f" (noise {self.psi_noise:.3f})" if self.psi_noise >= 0.005 else ""
+        jump = f" (change >= {self.thresholds.missing_change_alert:g}: DRIFT)" if self.missing_drift else ""
         return (
             f"{self.feature}: {rule} -> {'DRIFT' if self.test_drift else 'no drift'}; "
             f"psi={self.psi:.3f}{noise} (warn {self.thresholds.psi_warn:g}, alert {self.thresholds.psi_alert:g}); "
-            f"missing {self.missing_rate_ref:.1%} -> {self.missing_rate_cur:.1%}{extra} => {self.status.upper()}"
+            f"missing {self.missing_rate_ref:.1%} -> {self.missing_rate_cur:.1%}{jump}{extra} => {self.status.upper()}"
         )
 
     def to_dict(self, *, plot: bool = True) -> dict[str, Any]:

@@ -636,7 +636,14 @@ def build_model(cfg: DatasetConfig, plan: ModelPlan):
             f"{sorted(k.removeprefix('model__') for k in valid if k.startswith('model__') and k.count('__') == 1)[:8]})."
         )
     cv = TimeSeriesSplit(n_splits=plan.search["cv"])
-    common = {"scoring": plan.search["scoring"], "cv": cv, "n_jobs": 1, "refit": True, "error_score": "raise"}
+    common = {
+        "scoring": plan.search["scoring"],
+        "cv": cv,
+        "n_jobs": 1,
+        "refit": True,
+        "error_score": "raise",
+        "verbose": 3,  # one stdout line per fit (fold, params, score, time): progress in the task log
+    }
     if plan.search["kind"] == "grid":
         return GridSearchCV(pipeline, space, **common)
     n_iter = min(plan.search["n_iter"], len(ParameterGrid(space)))

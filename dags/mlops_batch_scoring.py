@@ -11,7 +11,7 @@ the date it was triggered).
 
 1. `wait_for_batch`: deferrable S3 sensor on `data/<dataset>/features/dt=<date>/batch.parquet`
    (times out after 6 h). A late upstream delays the run; no worker slot is held while
-   waiting (reschedule mode when the async AWS client is not installed).
+   waiting (the triggerer polls S3).
 2. `plan_scoring`: resolves the model reference **once** for the whole run, verifies the
    `model.skops` sha256 against the registry manifest and loads it with the pinned skops
    trusted types, pins the input's S3 VersionId, cuts **shards** row ranges on the chunk
@@ -33,7 +33,6 @@ logical date (leave **date** empty in a backfill).
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import timedelta
 
 import pendulum
@@ -50,8 +49,6 @@ from mlops_operators.validation import ValidateBatchOperator
 DATE = "{{ params.date or (dag_run.logical_date or dag_run.run_after) | ds }}"
 INPUT_URI = f"s3://{DEFAULT_BUCKET}/data/{{{{ params.dataset }}}}/features/dt={DATE}/batch.parquet"
 OUTPUT_URI = f"s3://{DEFAULT_BUCKET}/predictions/{{{{ params.dataset }}}}/{DATE}/"
-#: Deferring needs aiobotocore (the triggerer's async S3 client); without it the sensor reschedules.
-ASYNC_S3 = importlib.util.find_spec("aiobotocore") is not None
 
 
 @dag(
@@ -103,8 +100,7 @@ def mlops_batch_scoring():
         task_id="wait_for_batch",
         bucket_key=INPUT_URI,
         aws_conn_id="aws_default",
-        deferrable=ASYNC_S3,
-        mode="poke" if ASYNC_S3 else "reschedule",
+        deferrable=True,
         poke_interval=300,
         timeout=6 * 60 * 60,
     )

@@ -35,7 +35,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag
+from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag
 
 from mlops.config import ESTIMATORS, available_datasets
 from mlops.storage import DEFAULT_BUCKET
@@ -55,19 +55,11 @@ ESTIMATOR_NAMES = sorted(set(ESTIMATORS["classification"]) | set(ESTIMATORS["reg
 SEARCH_MODES = ["config", "none"]
 
 
-def _retrain_assets():
-    assets = [retrain_request_asset(name) for name in available_datasets()]
-    condition = assets[0]
-    for asset in assets[1:]:
-        condition = condition | asset
-    return condition
-
-
 @dag(
     dag_id="mlops_training",
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
-        assets=_retrain_assets(),
+        assets=AssetAny(*(retrain_request_asset(name) for name in available_datasets())),
     ),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,

@@ -6,6 +6,8 @@ from typing import Any
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
@@ -37,14 +39,26 @@ def render_validation(summary: dict[str, Any]) -> list[str]:
     rows = summary.get("validation")
     if not isinstance(rows, list):
         return []
-    lines = ["Validation (Great Expectations), credit batches:"]
+    lines = [f"Validation (Great Expectations), {len(rows)} credit batches checked:"]
+    passed: list[str] = []
+
+    def flush() -> None:
+        if passed:
+            span = passed[0] if len(passed) == 1 else f"{passed[0]} .. {passed[-1]}"
+            lines.append(f"  {span}: PASS ({len(passed)} batches)")
+            passed.clear()
+
     for row in rows:
-        verdict = "PASS" if row.get("success") else "REJECTED"
-        line = f"  {row.get('date', row.get('batch_uri', '?'))}: {verdict}"
-        if not row.get("success"):
-            first = (row.get("failures") or [""])[0]
-            line += f"  {first}  (quarantined: {row.get('quarantine_uri', '-')})"
-        lines.append(line)
+        day = str(row.get("date", row.get("batch_uri", "?")))
+        if row.get("success"):
+            passed.append(day)
+            continue
+        flush()
+        lines.append(f"  {day}: REJECTED, quarantined to {row.get('quarantine_uri', '-')}")
+        lines += [f"      {failure}" for failure in row.get("failures", [])]
+        if row.get("docs_uri"):
+            lines.append(f"      report: {row['docs_uri']}")
+    flush()
     return lines
 
 
@@ -57,15 +71,16 @@ def render_training(summary: dict[str, Any]) -> list[str]:
         promote = _find(xcom, "promote_model")
         lines.append(f"  {r['conf'].get('dataset')} @ {r['logical_date']} ({r['label']}): {r.get('state')}")
         if gate:
+            lines.append(f"    {gate.get('verdict', 'BLESSED' if gate.get('blessed') else 'NOT BLESSED')}")
             lines.append(
-                f"    verdict: {'BLESSED' if gate.get('blessed') else 'NOT BLESSED'}"
-                f"  candidate vs production={gate.get('baseline_version') or 'none'}"
+                f"      {'rule':<34} {'candidate':>10} {'production':>10}  {'threshold':<18} verdict"
             )
             for rule in gate.get("rules", []):
+                if rule.get("kind") == "slice" and rule.get("verdict") != "fail":
+                    continue
                 lines.append(
-                    f"      {rule.get('rule', rule.get('name', '?')):<28} "
-                    f"cand={_fmt(rule.get('candidate'))} prod={_fmt(rule.get('production'))} "
-                    f"thr={_fmt(rule.get('threshold'))} -> {'pass' if rule.get('passed') else 'FAIL'}"
+                    f"      {rule.get('rule', '?'):<34} {_fmt(rule.get('candidate')):>10} "
+                    f"{_fmt(rule.get('production')):>10}  {str(rule.get('threshold', '')):<18} {rule.get('verdict')}"
                 )
         if publish:
             lines.append(f"    published: {publish.get('version')}  {publish.get('manifest_uri', '')}")

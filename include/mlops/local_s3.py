@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import signal
 import threading
@@ -37,6 +38,7 @@ def serve(port: int = DEFAULT_PORT, bucket: str | None = storage.DEFAULT_BUCKET)
     """Run moto's S3 server on ``127.0.0.1:port`` and create ``bucket`` with versioning."""
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

@@ -132,3 +132,62 @@ def test_scoring_dag_scores_a_clean_day_in_shards_and_stops_on_a_bad_day(
     assert states["validate_batch"] == "failed"
     assert states["score_batch"] == "upstream_failed" and states["finalize_partition"] == "upstream_failed"
     assert storage.list_uris(server_s3, storage.predictions_prefix(BUCKET, "credit", BAD_DAY)) == []
+
+
+def test_late_batch_defers_the_sensor_then_scores(dagbag, server_s3, credit_cfg, monkeypatch):
+    """The batch lands after the run starts: the sensor defers (the trigger polls S3) and the run succeeds."""
+    import threading
+
+    late_day = date(2026, 1, 13)
+    datagen.seed_dataset(
+        server_s3, BUCKET, credit_cfg, start=GOOD_DAY, days=1, rows_per_day=1000, log=lambda m: None
+    )
+    features = storage.read_table(server_s3, storage.batch_uri(BUCKET, "credit", GOOD_DAY))
+    _, labels = datagen.generate_day(credit_cfg, GOOD_DAY, 1000)
+    _publish_model(server_s3, credit_cfg, features, labels)
+    late_features, _ = datagen.generate_day(credit_cfg, late_day, 800)
+    late_uri = storage.batch_uri(BUCKET, "credit", late_day)
+    assert not storage.exists(server_s3, late_uri)
+
+    dag = dagbag.get_dag("mlops_batch_scoring")
+    sensor = dag.get_task("wait_for_batch")
+    assert sensor.deferrable
+    sensor.poke_interval = 1  # the DAG polls every 5 min; the test cannot wait that long
+    pokes: list[bool] = []
+    timers: list[threading.Timer] = []
+    from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+
+    real_poke = S3KeySensor.poke
+
+    def poke_then_land(self, context):
+        """The first poke finds nothing; the batch lands 2 s later, while the trigger is polling."""
+        found = real_poke(self, context)
+        pokes.append(found)
+        if not found and not timers:
+            timers.append(
+                threading.Timer(2.0, storage.write_parquet, args=(server_s3, late_uri, late_features))
+            )
+            timers[0].start()
+        return found
+
+    monkeypatch.setattr(S3KeySensor, "poke", poke_then_land)
+    try:
+        dr = dag.test(
+            logical_date=pendulum.datetime(2026, 1, 13, 4, tz="UTC"),
+            run_conf={
+                "dataset": "credit",
+                "date": late_day.isoformat(),
+                "version": "production",
+                "shards": 1,
+            },
+        )
+    finally:
+        for t in timers:
+            t.cancel()
+    assert pokes[0] is False, "the batch must be missing when the sensor first looks"
+    assert dr.state == "success", task_states(dr)
+    ti = dr.get_task_instance("wait_for_batch")
+    assert ti.try_number == 1, "the sensor must defer, not fail and retry"
+    assert ti.state == "success" and ti.trigger_id is not None  # it went through a trigger, then resumed
+    result = dr.get_task_instance("finalize_partition").xcom_pull(task_ids="finalize_partition")
+    assert result["rows_scored"] == 800

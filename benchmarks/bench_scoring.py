@@ -238,8 +238,11 @@ def _sizes() -> list[int]:
 
 
 def main() -> None:
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per S3 request
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -33,22 +33,25 @@ logical date (leave **date** empty in a backfill).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag
 
-from mlops.config import available_datasets
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators.assets import production_model_asset
+from mlops_operators.dag_defaults import (
+    BATCH_URI,
+    PARTITION_DATE,
+    START_DATE,
+    dataset_param,
+    date_param,
+    default_args,
+)
 from mlops_operators.scoring import FinalizePartitionOperator, PlanScoringOperator, ScoreBatchOperator
 from mlops_operators.validation import ValidateBatchOperator
 
-#: The partition date: the ``date`` Param, else the logical date, else (asset-triggered runs) run_after.
-DATE = "{{ params.date or (dag_run.logical_date or dag_run.run_after) | ds }}"
-INPUT_URI = f"s3://{DEFAULT_BUCKET}/data/{{{{ params.dataset }}}}/features/dt={DATE}/batch.parquet"
-OUTPUT_URI = f"s3://{DEFAULT_BUCKET}/predictions/{{{{ params.dataset }}}}/{DATE}/"
+#: The day's batch: the ``date`` Param, else the logical date, else (asset-triggered runs) run_after.
+INPUT_URI = BATCH_URI
+OUTPUT_URI = f"s3://{DEFAULT_BUCKET}/predictions/{{{{ params.dataset }}}}/{PARTITION_DATE}/"
 
 
 @dag(
@@ -57,27 +60,15 @@ OUTPUT_URI = f"s3://{DEFAULT_BUCKET}/predictions/{{{{ params.dataset }}}}/{DATE}
         timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"),
         assets=[production_model_asset("credit")],
     ),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["mlops", "scoring"],
-    default_args={"owner": "mlops", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args=default_args(),
     params={
-        "dataset": Param(
-            available_datasets()[0],
-            type="string",
-            enum=available_datasets(),
-            title="Dataset",
-            description="The dataset to score (the model of the same name).",
-        ),
-        "date": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Date",
-            description="YYYY-MM-DD partition to score; empty = the logical date.",
-        ),
+        "dataset": dataset_param("The dataset to score (the model of the same name)."),
+        "date": date_param("YYYY-MM-DD partition to score; empty = the logical date."),
         "version": Param(
             "production",
             type="string",

@@ -25,14 +25,11 @@ The report (HTML with plots + its JSON twin) is at
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import Param, dag
 
-from mlops.config import available_datasets
 from mlops.storage import DEFAULT_BUCKET
+from mlops_operators.dag_defaults import START_DATE, dataset_param, date_param, default_args
 from mlops_operators.monitoring import (
     EvaluateAlertsOperator,
     MonitorDriftOperator,
@@ -53,26 +50,14 @@ def _retrain_requested(night: dict | None) -> bool:
 @dag(
     dag_id="mlops_monitoring",
     schedule="0 6 * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     doc_md=__doc__,
     tags=["mlops", "monitoring"],
-    default_args={"owner": "mlops", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args=default_args(),
     params={
-        "dataset": Param(
-            available_datasets()[0],
-            type="string",
-            enum=available_datasets(),
-            title="Dataset",
-            description="The dataset (and model) to monitor.",
-        ),
-        "date": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Night",
-            description="YYYY-MM-DD; empty = the logical date.",
-        ),
+        "dataset": dataset_param("The dataset (and model) to monitor."),
+        "date": date_param("YYYY-MM-DD; empty = the logical date.", title="Night"),
         "window_days": Param(
             None,
             type=["null", "integer"],

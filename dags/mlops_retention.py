@@ -17,13 +17,11 @@ one run.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import Param, dag, task
 
 from mlops.config import available_datasets
 from mlops.storage import DEFAULT_BUCKET
+from mlops_operators.dag_defaults import START_DATE, dataset_param, default_args
 from mlops_operators.registry import RetireModelsOperator
 
 ALL = "all"
@@ -32,19 +30,13 @@ ALL = "all"
 @dag(
     dag_id="mlops_retention",
     schedule="@weekly",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     doc_md=__doc__,
     tags=["mlops", "registry"],
-    default_args={"owner": "mlops", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args=default_args(),
     params={
-        "dataset": Param(
-            ALL,
-            type="string",
-            enum=[ALL, *available_datasets()],
-            title="Model",
-            description="One model, or all of them.",
-        ),
+        "dataset": dataset_param("One model, or all of them.", default=ALL, title="Model", extra=[ALL]),
         "keep_last": Param(
             None,
             type=["null", "integer"],

@@ -19,34 +19,25 @@ rolled-back model up on its next run. See the history with
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import Param, dag
 
-from mlops.config import available_datasets
 from mlops.registry import MIN_REASON_LENGTH
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators.assets import production_model_alias
+from mlops_operators.dag_defaults import START_DATE, dataset_param, default_args
 from mlops_operators.registry import RollbackModelOperator
 
 
 @dag(
     dag_id="mlops_rollback",
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     doc_md=__doc__,
     tags=["mlops", "registry"],
-    default_args={"owner": "mlops", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args=default_args(),
     params={
-        "model": Param(
-            available_datasets()[0],
-            type="string",
-            enum=available_datasets(),
-            title="Model",
-            description="The registered model (== dataset name).",
-        ),
+        "model": dataset_param("The registered model (== dataset name).", title="Model"),
         "target_version": Param(
             None,
             type=["null", "string"],

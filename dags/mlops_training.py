@@ -34,12 +34,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag
 
 from mlops.config import ESTIMATORS, available_datasets
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators.assets import production_model_alias, retrain_request_asset
+from mlops_operators.dag_defaults import START_DATE, dataset_param, default_args
 from mlops_operators.evaluation import EvaluateModelOperator, GateModelOperator
 from mlops_operators.registry import PromoteModelOperator, PublishModelOperator
 from mlops_operators.training import PlanTrainingWindowOperator, TrainModelOperator
@@ -61,19 +61,15 @@ SEARCH_MODES = ["config", "none"]
         timetable=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
         assets=AssetAny(*(retrain_request_asset(name) for name in available_datasets())),
     ),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["mlops", "training"],
-    default_args={"owner": "mlops", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args=default_args(),
     params={
-        "dataset": Param(
-            "credit",
-            type="string",
-            enum=available_datasets(),
-            title="Dataset",
-            description="The dataset to train on (the registry model of the same name).",
+        "dataset": dataset_param(
+            "The dataset to train on (the registry model of the same name).", default="credit"
         ),
         "window_days": Param(
             None,

@@ -21,42 +21,23 @@ The training and scoring DAGs run the same `ValidateBatchOperator` before they r
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import Param, dag, task
 
-from mlops.config import available_datasets
-from mlops.storage import DEFAULT_BUCKET
+from mlops_operators.dag_defaults import BATCH_URI, START_DATE, dataset_param, date_param, default_args
 from mlops_operators.validation import ValidateBatchOperator
-
-DATE = "{{ params.date or (dag_run.logical_date or dag_run.run_after) | ds }}"
-BATCH_URI = f"s3://{DEFAULT_BUCKET}/data/{{{{ params.dataset }}}}/features/dt={DATE}/batch.parquet"
 
 
 @dag(
     dag_id="mlops_validation",
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     doc_md=__doc__,
     tags=["mlops", "validation"],
-    default_args={"owner": "mlops", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args=default_args(),
     params={
-        "dataset": Param(
-            available_datasets()[0],
-            type="string",
-            enum=available_datasets(),
-            title="Dataset",
-            description="Whose suite to apply (include/expectations/<dataset>.json).",
-        ),
-        "date": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Date",
-            description="YYYY-MM-DD batch to validate; empty = the logical date.",
-        ),
+        "dataset": dataset_param("Whose suite to apply (include/expectations/<dataset>.json)."),
+        "date": date_param("YYYY-MM-DD batch to validate; empty = the logical date."),
         "labelled": Param(
             False,
             type="boolean",

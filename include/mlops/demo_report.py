@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
+from mlops._util import fmt_value as _fmt
 
 
 def _runs(summary: dict[str, Any], section: str) -> list[dict[str, Any]]:

@@ -25,12 +25,14 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlops import storage
+from mlops._util import finite_float as _f
+from mlops._util import fmt_value as _fmt
+from mlops._util import utc_now_iso
 from mlops.config import LOWER_IS_BETTER, DatasetConfig
 from mlops.errors import ConfigError, MLOpsError
 
@@ -49,14 +51,6 @@ UNSEEN_CATEGORY = "__unseen_category__"
 
 
 # ---------------------------------------------------------------- metrics
-def _f(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def classification_metrics(y_true, prediction, probability) -> dict[str, float | None]:
     """accuracy, precision, recall, f1, roc_auc, log_loss (binary; positive class = the larger label)."""
     from sklearn import metrics
@@ -272,45 +266,15 @@ def slice_rules(
             prod = (prod_slice or {}).get("metrics", {}).get(metric)
             n = cand_slice["n"]
             if n < cfg.gate.min_slice_rows:
-                rules.append(
-                    Rule(
-                        name,
-                        "slice",
-                        metric,
-                        cand,
-                        prod,
-                        f"margin {margin:g}",
-                        SKIP,
-                        f"{n} rows < gate.min_slice_rows {cfg.gate.min_slice_rows}",
-                    )
-                )
+                threshold, verdict = f"margin {margin:g}", SKIP
+                detail = f"{n} rows < gate.min_slice_rows {cfg.gate.min_slice_rows}"
             elif cand is None or prod is None:
-                rules.append(
-                    Rule(
-                        name,
-                        "slice",
-                        metric,
-                        cand,
-                        prod,
-                        f"margin {margin:g}",
-                        SKIP,
-                        f"{metric} undefined on this slice ({n} rows)",
-                    )
-                )
+                threshold, verdict = f"margin {margin:g}", SKIP
+                detail = f"{metric} undefined on this slice ({n} rows)"
             else:
                 verdict, threshold = _compare(metric, cand, prod, margin)
-                rules.append(
-                    Rule(
-                        name,
-                        "slice",
-                        metric,
-                        cand,
-                        prod,
-                        threshold,
-                        verdict,
-                        f"{n} rows, delta {cand - prod:+.4f}",
-                    )
-                )
+                detail = f"{n} rows, delta {cand - prod:+.4f}"
+            rules.append(Rule(name, "slice", metric, cand, prod, threshold, verdict, detail))
     return rules
 
 
@@ -449,7 +413,7 @@ class Blessing:
     force_reason: str = ""
     actor: str | None = None
     evaluation_id: str | None = None
-    decided_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    decided_at: str = field(default_factory=utc_now_iso)
 
     @property
     def failed(self) -> list[str]:
@@ -514,14 +478,6 @@ class Blessing:
         data["publish"] = self.publish
         data["verdict"] = self.verdict_line()
         return data
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
 
 
 def rules_table(rules: list[Rule]) -> str:
@@ -704,7 +660,7 @@ def evaluate_candidate(client, cfg: DatasetConfig, candidate_prefix: str, *, buc
         "baseline_version": baseline_version,
         "baseline_pointer_etag": baseline_etag,
         "baseline_error": baseline_error,
-        "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "evaluated_at": utc_now_iso(),
     }
     metrics_uri = storage.put_json(client, prefix + METRICS_FILE, doc).uri
     log.info("wrote %s", metrics_uri)

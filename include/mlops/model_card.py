@@ -19,6 +19,7 @@ from urllib.parse import quote
 import numpy as np
 import yaml
 
+from mlops._util import fmt_value as _fmt
 from mlops.config import LOWER_IS_BETTER, DatasetConfig
 
 if TYPE_CHECKING:
@@ -44,14 +45,6 @@ th { background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: ta
 # ---------------------------------------------------------------- helpers
 def _e(value: Any) -> str:
     return html.escape(str(value))
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
 
 
 def _png(fig) -> str:

@@ -36,12 +36,13 @@ import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlops import storage
+from mlops._util import utc_now_iso as _now_iso
 from mlops.errors import ConfigError, InputReadError, RegistryError
 
 if TYPE_CHECKING:
@@ -598,6 +599,52 @@ def _wasserstein_from_sketch(sketch: np.ndarray, cur_sorted: np.ndarray) -> floa
     return float(np.mean(np.abs(_pick(cur_sorted, _sketch_grid(sketch.size)) - sketch)))
 
 
+def _feature_drift(
+    name: str,
+    kind: str,
+    ref: Mapping[str, Any],
+    th: Thresholds,
+    test: tuple[str, float | None, float | None, float | None, bool, bool],
+    psi_pair: tuple[float, float],
+    missing: tuple[float, bool],
+    n_ref: int,
+    n_cur: int,
+    **extra: Any,
+) -> FeatureDrift:
+    """Assemble one feature's result; the verdict fields (drift, status, threshold) are derived here.
+
+    ``test`` is ``(method, statistic, p_value, score, test_drift, large)``: a large-sample
+    test compares a distance with ``th.distance_alert``, a small-sample one a p-value with
+    ``th.p_value``. ``psi_pair`` is ``(psi, psi_noise)``, ``missing`` is
+    ``(current missing rate, missing_drift)``.
+    """
+    method, statistic, p_value, score, test_drift, large = test
+    value_psi, noise = psi_pair
+    cur_rate, missing_drift = missing
+    drift = test_drift or missing_drift
+    return FeatureDrift(
+        feature=name,
+        kind=kind,
+        method=method,
+        statistic=statistic,
+        p_value=p_value,
+        score=score,
+        threshold=th.distance_alert if large else th.p_value,
+        test_drift=test_drift,
+        psi=value_psi,
+        psi_noise=noise,
+        missing_rate_ref=float(ref["missing_rate"]),
+        missing_rate_cur=cur_rate,
+        missing_drift=missing_drift,
+        drift_detected=drift,
+        status=_status(drift, max(0.0, value_psi - noise), missing_drift, th),
+        n_ref=n_ref,
+        n_cur=int(n_cur),
+        thresholds=th,
+        **extra,
+    )
+
+
 def compare_numeric(
     name: str,
     ref: Mapping[str, Any],
@@ -635,29 +682,19 @@ def compare_numeric(
             statistic, p_value = _ks_from_sketch(sketch, n_ref, x)
             score = p_value
             test_drift = p_value < th.p_value
-    drift = test_drift or missing_drift
     cur_q = (
         {str(q): v for q, v in zip(SUMMARY_QUANTILES, _pick(x, SUMMARY_QUANTILES), strict=True)} if n else {}
     )
-    return FeatureDrift(
-        feature=name,
-        kind=kind,
-        method=method,
-        statistic=statistic,
-        p_value=p_value,
-        score=score,
-        threshold=th.distance_alert if method == "wasserstein" else th.p_value,
-        test_drift=test_drift,
-        psi=value_psi,
-        psi_noise=noise,
-        missing_rate_ref=float(ref["missing_rate"]),
-        missing_rate_cur=cur_rate,
-        missing_drift=missing_drift,
-        drift_detected=drift,
-        status=_status(drift, max(0.0, value_psi - noise), missing_drift, th),
-        n_ref=n_ref,
-        n_cur=int(n),
-        thresholds=th,
+    return _feature_drift(
+        name,
+        kind,
+        ref,
+        th,
+        (method, statistic, p_value, score, test_drift, large),
+        (value_psi, noise),
+        (cur_rate, missing_drift),
+        n_ref,
+        n,
         ref_summary=_numeric_summary(ref.get("mean"), ref.get("std"), ref.get("quantiles") or {}),
         cur_summary=_numeric_summary(x.mean() if n else None, x.std(ddof=1) if n > 1 else None, cur_q),
         plot=_plot_histogram(sketch, x),
@@ -714,7 +751,6 @@ def compare_categorical(
                 statistic, p_value = float(res.statistic), float(res.pvalue)
             score = p_value
             test_drift = p_value < th.p_value
-    drift = test_drift or missing_drift
     top = sorted(unseen.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def freqs(vec: np.ndarray) -> dict[str, float]:
@@ -724,25 +760,16 @@ def compare_categorical(
 
     plot_cats = cats[:15] + ([UNSEEN] if cur_vec[-1] else [])
     plot_idx = [index.get(c, len(cats)) for c in plot_cats]
-    return FeatureDrift(
-        feature=name,
-        kind="categorical",
-        method=method,
-        statistic=statistic,
-        p_value=p_value,
-        score=score,
-        threshold=th.distance_alert if method == "jensenshannon" else th.p_value,
-        test_drift=test_drift,
-        psi=value_psi,
-        psi_noise=noise,
-        missing_rate_ref=float(ref["missing_rate"]),
-        missing_rate_cur=cur_rate,
-        missing_drift=missing_drift,
-        drift_detected=drift,
-        status=_status(drift, max(0.0, value_psi - noise), missing_drift, th),
-        n_ref=n_ref,
-        n_cur=int(n),
-        thresholds=th,
+    return _feature_drift(
+        name,
+        "categorical",
+        ref,
+        th,
+        (method, statistic, p_value, score, test_drift, large),
+        (value_psi, noise),
+        (cur_rate, missing_drift),
+        n_ref,
+        n,
         unseen_count=int(cur_vec[-1]),
         unseen_share=float(cur_vec[-1] / n) if n else 0.0,
         unseen_categories=tuple(k for k, _ in top[:10]),
@@ -2043,10 +2070,6 @@ def _get_json_or_none(client, uri: str) -> Any:
         return storage.get_json(client, uri)
     except InputReadError:
         return None
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # ====================================================================== ad hoc (CLI, benchmark)

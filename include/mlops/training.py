@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlops import storage
+from mlops._util import finite_float as _num
 from mlops.config import ESTIMATORS, DatasetConfig
 from mlops.errors import ConfigError, InputReadError, MLOpsError
 
@@ -789,14 +790,6 @@ def canned_rows(cfg: DatasetConfig, holdout: pd.DataFrame, n: int = CANNED_ROWS)
     """The first ``n`` holdout rows by id, features only, JSON-safe: the gate's behavioural inputs."""
     rows = holdout.sort_values(cfg.id_column, kind="mergesort").head(n)
     return [{k: _jsonable(v) for k, v in rec.items()} for rec in feature_frame(rows, cfg).to_dict("records")]
-
-
-def _num(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if np.isfinite(f) else None
 
 
 def _jsonable(value: Any) -> Any:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops import storage
+from mlops._util import utc_now_iso
 from mlops.config import CONFIG_DIR, EXPECTATIONS_DIR, DatasetConfig
 from mlops.errors import ConfigError, InputReadError, ValidationFailed
 
@@ -82,6 +83,12 @@ def _number(x: float | int | None) -> float | int | None:
 
 def _exp(expectation: str, rule: str, scope: str = "all", **kwargs: Any) -> dict[str, Any]:
     return {"type": expectation, "kwargs": kwargs, "meta": {"source": "config", "rule": rule, "scope": scope}}
+
+
+def _between(expectation: str, rule: str, col: str, bounds: Any, scope: str = "all") -> dict[str, Any]:
+    """A min/max expectation from a ``(lo, hi)`` config pair (a ``None`` bound is open)."""
+    lo, hi = bounds
+    return _exp(expectation, rule, scope, column=col, min_value=_number(lo), max_value=_number(hi))
 
 
 def _check_columns(cfg: DatasetConfig) -> None:
@@ -168,16 +175,10 @@ def build_suite(cfg: DatasetConfig) -> dict[str, Any]:
             kwargs["mostly"] = round(1.0 - tolerance, 6)
         exps.append(_exp("expect_column_values_to_not_be_null", rule, **kwargs))
     exps.append(_exp("expect_column_values_to_be_unique", "id_column", column=cfg.id_column))
-    for col, (lo, hi) in v.ranges.items():
-        exps.append(
-            _exp(
-                "expect_column_values_to_be_between",
-                f"validation.ranges.{col}",
-                column=col,
-                min_value=_number(lo),
-                max_value=_number(hi),
-            )
-        )
+    exps += [
+        _between("expect_column_values_to_be_between", f"validation.ranges.{col}", col, bounds)
+        for col, bounds in v.ranges.items()
+    ]
     for col, values in v.value_sets.items():
         exps.append(
             _exp(
@@ -187,16 +188,10 @@ def build_suite(cfg: DatasetConfig) -> dict[str, Any]:
                 value_set=list(values),
             )
         )
-    for col, (lo, hi) in v.mean_ranges.items():
-        exps.append(
-            _exp(
-                "expect_column_mean_to_be_between",
-                f"validation.mean_ranges.{col}",
-                column=col,
-                min_value=_number(lo),
-                max_value=_number(hi),
-            )
-        )
+    exps += [
+        _between("expect_column_mean_to_be_between", f"validation.mean_ranges.{col}", col, bounds)
+        for col, bounds in v.mean_ranges.items()
+    ]
     for col, qs in v.quantile_ranges.items():
         quantiles = sorted(qs)
         exps.append(
@@ -234,24 +229,22 @@ def build_suite(cfg: DatasetConfig) -> dict[str, Any]:
         )
     if v.target_range:
         exps.append(
-            _exp(
+            _between(
                 "expect_column_values_to_be_between",
                 "validation.target_range",
+                tgt,
+                v.target_range,
                 "labelled",
-                column=tgt,
-                min_value=_number(v.target_range[0]),
-                max_value=_number(v.target_range[1]),
             )
         )
     if v.target_mean_range:
         exps.append(
-            _exp(
+            _between(
                 "expect_column_mean_to_be_between",
                 "validation.target_mean_range",
+                tgt,
+                v.target_mean_range,
                 "labelled",
-                column=tgt,
-                min_value=_number(v.target_mean_range[0]),
-                max_value=_number(v.target_mean_range[1]),
             )
         )
     return {
@@ -876,7 +869,7 @@ def validate_frame(
         evaluated=int(stats.get("evaluated_expectations", len(checks))),
         successful=int(stats.get("successful_expectations", sum(c.success for c in checks))),
         checks=checks,
-        checked_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        checked_at=utc_now_iso(),
         seconds=round(time.perf_counter() - started, 3),
         gx_version=str((result.get("meta") or {}).get("great_expectations_version", "")),
         suite_digest=str((suite.get("meta") or {}).get("config_digest", "")),

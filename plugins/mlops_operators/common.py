@@ -1,13 +1,16 @@
-"""Shared operator plumbing: the S3 client and error translation."""
+"""Shared operator plumbing: the S3 client, error translation, run identity and templated-value parsing."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
+from airflow.sdk import Asset, AssetAlias
 from airflow.sdk.exceptions import AirflowFailException
 
 from mlops.errors import ConfigError, InputReadError, IntegrityError, RegistryError, ValidationFailed
+from mlops.storage import DEFAULT_BUCKET
 
 #: Errors that a retry cannot fix: fail the task at once.
 PERMANENT_ERRORS = (ConfigError, InputReadError, ValidationFailed, IntegrityError, RegistryError)
@@ -41,3 +44,114 @@ def run_identity(context) -> dict[str, object]:
             getattr(dag_run, "triggering_user_name", None) or getattr(dag_run, "run_type", "") or ""
         ),
     }
+
+
+def run_id(context) -> str | None:
+    """The run id of the running task (``None`` outside a DAG run)."""
+    return run_identity(context).get("run_id")
+
+
+def who(context: Any) -> tuple[str, dict[str, Any], str | None]:
+    """``(actor, run record, request id)`` of the running task.
+
+    The actor is the user who triggered the run when Airflow knows one
+    (``dag_run.triggering_user_name``), else ``<dag_id>/<run_id>``.
+    """
+    ident = run_identity(context)
+    dag_run = context.get("dag_run") if context else None
+    ti = context.get("ti") if context else None
+    user = getattr(dag_run, "triggering_user_name", None)
+    run_type = getattr(dag_run, "run_type", None)
+    run_type = str(getattr(run_type, "value", run_type) or "")
+    dag_id, run_id = ident.get("dag_id"), ident.get("run_id")
+    task_id = getattr(ti, "task_id", None)
+    if user:
+        actor = f"{user} (via {dag_id} {run_id})"
+    elif dag_id:
+        actor = f"{dag_id}/{run_id}"
+    else:
+        actor = "unknown"
+    run = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "task_id": task_id,
+        "try_number": ident.get("try_number"),
+        "run_type": run_type,
+        "triggering_user_name": user,
+        "actor": actor,
+    }
+    request_id = f"{dag_id}/{run_id}/{task_id}" if dag_id and run_id else None
+    return actor, run, request_id
+
+
+def load_config(dataset: str):
+    """The dataset's config from ``include/configs/<dataset>.yaml`` (imported lazily)."""
+    from mlops.config import load_dataset_config
+
+    return load_dataset_config(dataset)
+
+
+def bucket_or_default(bucket: str | None) -> str:
+    """The given bucket, or ``DEFAULT_BUCKET`` when it is empty."""
+    return bucket or DEFAULT_BUCKET
+
+
+def is_blank(value: Any) -> bool:
+    """A templated value that means "not given": ``None``, ``""``, ``"None"``, ``"null"``."""
+    return value is None or str(value).strip().lower() in ("", "none", "null")
+
+
+def as_bool(value: Any) -> bool:
+    """A rendered template gives "True"/"False"; anything but a true-ish word is False."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def as_strict_bool(value: Any, name: str, owner: str) -> bool:
+    """Like :func:`as_bool`, but anything that is neither true-ish nor false-ish fails the task."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", "", "none"):
+        return False
+    raise AirflowFailException(f"The {name!r} parameter of {owner} must be a boolean. Got {value!r} instead.")
+
+
+def int_or(value: Any, default: int, name: str) -> int:
+    """A templated integer; blank means ``default``."""
+    if is_blank(value):
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"The {name!r} parameter must be an integer. Got {value!r} instead.") from err
+
+
+def optional_positive_int(value: Any, name: str) -> int | None:
+    """A templated integer >= 1; ``""``/``"None"``/``"null"`` mean "use the config" (``None``)."""
+    if value is None or str(value).strip() in ("", "None", "null"):
+        return None
+    try:
+        out = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(
+            f"The '{name}' parameter must be an integer or empty. Got {value!r} instead."
+        ) from None
+    if out < 1:
+        raise ConfigError(f"The '{name}' parameter must be >= 1. Got {out} instead.")
+    return out
+
+
+def emit_asset_event(outlets, context: Any, asset: Asset, extra: dict[str, Any]) -> None:
+    """Attach ``extra`` to the event of ``asset`` on the task's outlets (an alias or the asset itself)."""
+    events = context.get("outlet_events") if context else None
+    if events is None:
+        return
+    for outlet in outlets or []:
+        if isinstance(outlet, AssetAlias):
+            events[outlet].add(asset, extra=extra)
+        elif isinstance(outlet, Asset) and outlet.uri.rstrip("/") == asset.uri.rstrip("/"):
+            events[outlet].extra.update(extra)

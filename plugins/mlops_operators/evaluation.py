@@ -9,13 +9,7 @@ from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow.sdk.bases.skipmixin import SkipMixin
 
 from mlops.storage import DEFAULT_BUCKET
-from mlops_operators.common import fail_fast_on_bad_input, run_identity, s3_client
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+from mlops_operators.common import as_bool, fail_fast_on_bad_input, load_config, run_identity, s3_client, who
 
 
 def _card_url(client, model_card_uri: str) -> str:
@@ -66,12 +60,11 @@ class EvaluateModelOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from mlops.config import load_dataset_config
         from mlops.evaluation import evaluate_candidate
 
         client = s3_client(self.aws_conn_id)
         with fail_fast_on_bad_input():
-            cfg = load_dataset_config(self.dataset)
+            cfg = load_config(self.dataset)
             result = evaluate_candidate(client, cfg, self.candidate_prefix, bucket=self.bucket)
         for line in result.summary_lines():
             self.log.info("%s", line)
@@ -124,19 +117,16 @@ class GateModelOperator(BaseOperator, SkipMixin):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from mlops.config import load_dataset_config
         from mlops.evaluation import BLESSING_FILE, MODEL_CARD_FILE, gate_candidate
 
-        force = _as_bool(self.force_promote)
+        force = as_bool(self.force_promote)
         ident = run_identity(context)
-        dag_run = context.get("dag_run") if context else None
-        user = getattr(dag_run, "triggering_user_name", None)
-        actor = (
-            f"{user} (via {ident.get('dag_id')} {ident.get('run_id')})" if user else str(ident.get("run_id"))
-        )
+        actor, run, _ = who(context)
+        if not run["triggering_user_name"]:
+            actor = str(ident.get("run_id"))
         client = s3_client(self.aws_conn_id)
         with fail_fast_on_bad_input():
-            cfg = load_dataset_config(self.dataset)
+            cfg = load_config(self.dataset)
             blessing = gate_candidate(
                 client,
                 cfg,

@@ -6,13 +6,21 @@ Each is a thin adapter over one :mod:`mlops.monitoring` call. Results land under
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from airflow.sdk import Asset, AssetAlias, BaseOperator
+from airflow.sdk import AssetAlias, BaseOperator
 
 from mlops_operators.assets import retrain_request_asset
-from mlops_operators.common import fail_fast_on_bad_input, run_identity, s3_client
+from mlops_operators.common import (
+    bucket_or_default,
+    emit_asset_event,
+    fail_fast_on_bad_input,
+    load_config,
+    optional_positive_int,
+    run_id,
+    s3_client,
+)
 
 RETRAIN_REQUEST_ALIAS = "mlops_retrain_request"
 
@@ -22,27 +30,31 @@ def retrain_request_alias() -> AssetAlias:
     return AssetAlias(name=RETRAIN_REQUEST_ALIAS)
 
 
-def _optional_int(value: Any, name: str) -> int | None:
-    """Templated ints arrive as strings; ``""``/``"None"`` mean "use the config"."""
-    from mlops.errors import ConfigError
+def _monitor(
+    op: BaseOperator,
+    step: Callable[..., Any],
+    context: Any,
+    *,
+    ints: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Run one :mod:`mlops.monitoring` step for ``op.dataset`` on the night ``op.date``.
 
-    if value is None or str(value).strip() in ("", "None", "null"):
-        return None
-    try:
-        out = int(str(value).strip())
-    except ValueError:
-        raise ConfigError(
-            f"The '{name}' parameter must be an integer or empty. Got {value!r} instead."
-        ) from None
-    if out < 1:
-        raise ConfigError(f"The '{name}' parameter must be >= 1. Got {out} instead.")
-    return out
-
-
-def _bucket(bucket: str | None) -> str:
-    from mlops.storage import DEFAULT_BUCKET
-
-    return bucket or DEFAULT_BUCKET
+    Loads the dataset's config and calls ``step(client, bucket, cfg, date, **ints, **kwargs, run_id=...)``;
+    ``ints`` are templated optional integers, parsed here. Bad data, config or parameters fail the
+    task at once.
+    """
+    with fail_fast_on_bad_input():
+        cfg = load_config(op.dataset)
+        return step(
+            s3_client(op.aws_conn_id),
+            bucket_or_default(op.bucket),
+            cfg,
+            op.date,
+            **{name: optional_positive_int(value, name) for name, value in (ints or {}).items()},
+            **kwargs,
+            run_id=run_id(context),
+        )
 
 
 class MonitorDriftOperator(BaseOperator):
@@ -85,21 +97,16 @@ class MonitorDriftOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops import monitoring
-        from mlops.config import load_dataset_config
 
-        with fail_fast_on_bad_input():
-            cfg = load_dataset_config(self.dataset)
-            report = monitoring.monitor_drift(
-                s3_client(self.aws_conn_id),
-                _bucket(self.bucket),
-                cfg,
-                self.date,
-                window_days=_optional_int(self.window_days, "window_days"),
-                version=self.version or "production",
-                reference_uri=self.reference_uri or None,
-                run_id=run_identity(context).get("run_id"),
-                log=self.log.info,
-            )
+        report = _monitor(
+            self,
+            monitoring.monitor_drift,
+            context,
+            ints={"window_days": self.window_days},
+            version=self.version or "production",
+            reference_uri=self.reference_uri or None,
+            log=self.log.info,
+        )
         for line in report.summary_lines():
             self.log.info("%s", line)
         ctx = report.context
@@ -157,20 +164,15 @@ class MonitorPerformanceOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops import monitoring
-        from mlops.config import load_dataset_config
 
-        with fail_fast_on_bad_input():
-            cfg = load_dataset_config(self.dataset)
-            report = monitoring.monitor_performance(
-                s3_client(self.aws_conn_id),
-                _bucket(self.bucket),
-                cfg,
-                self.date,
-                days=_optional_int(self.days, "days"),
-                version=self.version or "production",
-                run_id=run_identity(context).get("run_id"),
-                log=self.log.info,
-            )
+        report = _monitor(
+            self,
+            monitoring.monitor_performance,
+            context,
+            ints={"days": self.days},
+            version=self.version or "production",
+            log=self.log.info,
+        )
         for line in report.summary_lines():
             self.log.info("%s", line)
         self.log.info("performance result: %s", report.context.get("performance_uri"))
@@ -223,18 +225,8 @@ class EvaluateAlertsOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops import monitoring
-        from mlops.config import load_dataset_config
 
-        with fail_fast_on_bad_input():
-            cfg = load_dataset_config(self.dataset)
-            night = monitoring.evaluate_night(
-                s3_client(self.aws_conn_id),
-                _bucket(self.bucket),
-                cfg,
-                self.date,
-                run_id=run_identity(context).get("run_id"),
-                log=self.log.info,
-            )
+        night = _monitor(self, monitoring.evaluate_night, context, log=self.log.info)
         result = night.to_dict()
         notified: list[str] = []
         if night.fired:
@@ -295,19 +287,18 @@ class RequestRetrainOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops import monitoring
-        from mlops.config import load_dataset_config
 
         night = self.night if isinstance(self.night, dict) else {}
-        bucket = _bucket(self.bucket)
+        bucket = bucket_or_default(self.bucket)
         with fail_fast_on_bad_input():
-            cfg = load_dataset_config(self.dataset)
+            cfg = load_config(self.dataset)
             uri = monitoring.write_retrain_request(
                 s3_client(self.aws_conn_id),
                 bucket,
                 cfg,
                 self.date,
                 night,
-                run_id=run_identity(context).get("run_id"),
+                run_id=run_id(context),
             )
         reasons = [r.get("name") for r in night.get("rules", []) if r.get("fired") and r.get("retrain")]
         self.log.info("retrain requested for %s: reasons=%s request=%s", cfg.name, reasons, uri)
@@ -318,12 +309,6 @@ class RequestRetrainOperator(BaseOperator):
             "reasons": reasons,
             "model_version": night.get("model_version"),
         }
-        events = context.get("outlet_events") if context else None
-        if events is not None:
-            for outlet in self.outlets or []:
-                if isinstance(outlet, AssetAlias):
-                    events[outlet].add(asset, extra=extra)
-                elif isinstance(outlet, Asset) and outlet.uri.rstrip("/") == asset.uri.rstrip("/"):
-                    events[outlet].extra.update(extra)
+        emit_asset_event(self.outlets, context, asset, extra)
         self.log.info("asset event: %s %s", asset.uri, extra)
         return {"request_uri": uri, "asset_uri": asset.uri, "reasons": reasons}

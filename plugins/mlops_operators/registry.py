@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Asset, AssetAlias, BaseOperator
+from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
 from mlops.storage import DEFAULT_BUCKET
@@ -12,60 +12,6 @@ from mlops_operators import common
 from mlops_operators.assets import production_model_asset
 
 PUBLISH_VERSION_TEMPLATE = "{{ ti.xcom_pull(task_ids='publish_model')['version'] }}"
-
-
-def _blank(value: Any) -> bool:
-    return value is None or str(value).strip().lower() in ("", "none", "null")
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def _int_or(value: Any, default: int, name: str) -> int:
-    from mlops.errors import ConfigError
-
-    if _blank(value):
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"The {name!r} parameter must be an integer. Got {value!r} instead.") from err
-
-
-def _who(context: Any) -> tuple[str, dict[str, Any], str | None]:
-    """``(actor, run record, request id)`` of the running task.
-
-    The actor is the user who triggered the run when Airflow knows one
-    (``dag_run.triggering_user_name``), else ``<dag_id>/<run_id>``.
-    """
-    ident = common.run_identity(context)
-    dag_run = context.get("dag_run") if context else None
-    ti = context.get("ti") if context else None
-    user = getattr(dag_run, "triggering_user_name", None)
-    run_type = getattr(dag_run, "run_type", None)
-    run_type = str(getattr(run_type, "value", run_type) or "")
-    dag_id, run_id = ident.get("dag_id"), ident.get("run_id")
-    task_id = getattr(ti, "task_id", None)
-    if user:
-        actor = f"{user} (via {dag_id} {run_id})"
-    elif dag_id:
-        actor = f"{dag_id}/{run_id}"
-    else:
-        actor = "unknown"
-    run = {
-        "dag_id": dag_id,
-        "run_id": run_id,
-        "task_id": task_id,
-        "try_number": ident.get("try_number"),
-        "run_type": run_type,
-        "triggering_user_name": user,
-        "actor": actor,
-    }
-    request_id = f"{dag_id}/{run_id}/{task_id}" if dag_id and run_id else None
-    return actor, run, request_id
 
 
 def _registry(client, bucket: str, name: str):
@@ -78,21 +24,13 @@ class _PointerOperator(BaseOperator):
     """Shared by promote and rollback: asset events for the moved pointer."""
 
     def _emit_asset_event(self, context: Any, dataset: str, bucket: str, pointer) -> None:
-        events = context.get("outlet_events") if context else None
-        if events is None:
-            return
-        asset = production_model_asset(dataset, bucket)
         extra = {
             "version": pointer.version,
             "previous_version": pointer.previous_version,
             "sequence": pointer.sequence,
             "action": pointer.action,
         }
-        for outlet in self.outlets or []:
-            if isinstance(outlet, AssetAlias):
-                events[outlet].add(asset, extra=extra)
-            elif isinstance(outlet, Asset) and outlet.uri.rstrip("/") == asset.uri.rstrip("/"):
-                events[outlet].extra.update(extra)
+        common.emit_asset_event(self.outlets, context, production_model_asset(dataset, bucket), extra)
 
 
 class PublishModelOperator(BaseOperator):
@@ -137,8 +75,8 @@ class PublishModelOperator(BaseOperator):
         from mlops.registry import NotBlessedError
 
         client = common.s3_client(self.aws_conn_id)
-        actor, run, _ = _who(context)
-        force = _as_bool(self.force)
+        actor, run, _ = common.who(context)
+        force = common.as_bool(self.force)
         with common.fail_fast_on_bad_input():
             try:
                 result = _registry(client, self.bucket, self.dataset).publish(
@@ -226,16 +164,16 @@ class PromoteModelOperator(_PointerOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         client = common.s3_client(self.aws_conn_id)
-        actor, run, request_id = _who(context)
+        actor, run, request_id = common.who(context)
         reg = _registry(client, self.bucket, self.dataset)
         reason = str(self.reason or "")
         with common.fail_fast_on_bad_input():
-            if _blank(self.expected_etag):
+            if common.is_blank(self.expected_etag):
                 pointer = reg.promote_blessed(
                     self.version,
                     reason=reason,
                     actor=actor,
-                    force=_as_bool(self.force),
+                    force=common.as_bool(self.force),
                     alias=self.alias,
                     request_id=request_id,
                     run=run,
@@ -303,8 +241,8 @@ class RollbackModelOperator(_PointerOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         client = common.s3_client(self.aws_conn_id)
-        actor, run, request_id = _who(context)
-        target = None if _blank(self.target_version) else str(self.target_version).strip()
+        actor, run, request_id = common.who(context)
+        target = None if common.is_blank(self.target_version) else str(self.target_version).strip()
         self.log.info("rollback target: %s", target or "previous_version of the pointer")
         with common.fail_fast_on_bad_input():
             pointer = _registry(client, self.bucket, self.model).rollback(
@@ -361,14 +299,12 @@ class RetireModelsOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from mlops.config import load_dataset_config
-
         client = common.s3_client(self.aws_conn_id)
-        actor, _, _ = _who(context)
+        actor, _, _ = common.who(context)
         with common.fail_fast_on_bad_input():
-            policy = load_dataset_config(self.dataset).registry
-            keep_last = _int_or(self.keep_last, policy.keep_last, "keep_last")
-            grace_days = _int_or(self.grace_days, policy.grace_days, "grace_days")
+            policy = common.load_config(self.dataset).registry
+            keep_last = common.int_or(self.keep_last, policy.keep_last, "keep_last")
+            grace_days = common.int_or(self.grace_days, policy.grace_days, "grace_days")
             self.log.info(
                 "retention policy for %s: keep_last=%d grace_days=%d", self.dataset, keep_last, grace_days
             )

@@ -21,19 +21,18 @@ from airflow.sdk.exceptions import AirflowFailException
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators import common
 
-
-def _blank(value: Any) -> bool:
-    return value is None or str(value).strip().lower() in ("", "none", "null")
-
-
-def _run_id(context: Any) -> str | None:
-    return common.run_identity(context).get("run_id")
+#: Module-level name so tests can swap the config loader (``monkeypatch.setattr(scoring_ops, "_config", ...)``).
+_config = common.load_config
 
 
-def _config(dataset: str):
-    from mlops.config import load_dataset_config
+def _version(value: Any) -> str:
+    """The model reference: blank means the ``production`` alias."""
+    return "production" if common.is_blank(value) else str(value)
 
-    return load_dataset_config(dataset)
+
+def _shards(value: Any) -> int | str:
+    """The shard count as templated; blank means one shard."""
+    return 1 if common.is_blank(value) else value
 
 
 class PlanScoringOperator(BaseOperator):
@@ -80,8 +79,6 @@ class PlanScoringOperator(BaseOperator):
         from mlops import scoring
 
         client = common.s3_client(self.aws_conn_id)
-        version = "production" if _blank(self.version) else str(self.version)
-        shards = 1 if _blank(self.shards) else self.shards
         with common.fail_fast_on_bad_input():
             cfg = _config(self.dataset)
             plan, _ = scoring.plan_scoring(
@@ -89,10 +86,10 @@ class PlanScoringOperator(BaseOperator):
                 cfg,
                 input_uri=self.input_uri,
                 output_uri=self.output_uri,
-                version=version,
+                version=_version(self.version),
                 bucket=self.bucket,
-                run_id=_run_id(context),
-                shards=shards,
+                run_id=common.run_id(context),
+                shards=_shards(self.shards),
             )
         self.log.info(
             "model %s: %s -> %s (resolved once for this run; checksum verified)",
@@ -191,7 +188,7 @@ class ScoreBatchOperator(BaseOperator):
             if self.plan is not None:
                 result = scoring.score_shard(client, cfg, dict(self.plan))
             else:
-                if _blank(self.input_uri) or _blank(self.output_uri):
+                if common.is_blank(self.input_uri) or common.is_blank(self.output_uri):
                     raise AirflowFailException(
                         "ScoreBatchOperator needs input_uri and output_uri when no plan is given; "
                         f"got input_uri={self.input_uri!r} output_uri={self.output_uri!r}."
@@ -201,10 +198,10 @@ class ScoreBatchOperator(BaseOperator):
                     cfg,
                     input_uri=self.input_uri,
                     output_uri=self.output_uri,
-                    version="production" if _blank(self.version) else str(self.version),
+                    version=_version(self.version),
                     bucket=self.bucket,
-                    run_id=_run_id(context),
-                    shards=1 if _blank(self.shards) else self.shards,
+                    run_id=common.run_id(context),
+                    shards=_shards(self.shards),
                 )
         if isinstance(result, scoring.ShardResult):
             self.log.info(
@@ -259,7 +256,7 @@ class FinalizePartitionOperator(BaseOperator):
 
         client = common.s3_client(self.aws_conn_id)
         results = [dict(r) for r in (self.shard_results or [])]
-        limit = None if _blank(self.max_reject_fraction) else float(self.max_reject_fraction)
+        limit = None if common.is_blank(self.max_reject_fraction) else float(self.max_reject_fraction)
         with common.fail_fast_on_bad_input():
             result = scoring.publish_partition(
                 client, _config(self.dataset), results, max_reject_fraction=limit

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from mlops.storage import DEFAULT_BUCKET
-from mlops_operators.common import fail_fast_on_bad_input, run_identity, s3_client
+from mlops_operators.common import fail_fast_on_bad_input, is_blank, load_config, run_identity, s3_client
 
 #: XCom keys pushed besides ``return_value`` (templates pull them by key).
 WINDOW_KEY = "window"
@@ -17,8 +18,29 @@ DATASET_KEY = "dataset"
 CANDIDATE_PREFIX_KEY = "candidate_prefix"
 
 
-def _blank(value: Any) -> bool:
-    return value is None or str(value).strip().lower() in ("", "none", "null")
+def _optional(value: Any) -> Any:
+    """A templated override; blank means "use the config" (``None``)."""
+    return None if is_blank(value) else value
+
+
+def _push(context: Any, **values: Any) -> None:
+    """Push extra XCom keys (nothing to push to outside a DAG run, e.g. in a unit test)."""
+    ti = context.get("ti") if context else None
+    if ti is not None:
+        for key, value in values.items():
+            ti.xcom_push(key=key, value=value)
+
+
+@contextlib.contextmanager
+def _fail_fast_on_bad_window() -> Iterator[None]:
+    """Bad input and too few usable days fail the task at once (a retry cannot fix them)."""
+    from mlops.training import InsufficientDataError
+
+    try:
+        with fail_fast_on_bad_input():
+            yield
+    except InsufficientDataError as err:
+        raise AirflowFailException(str(err)) from err
 
 
 def dataset_from_trigger(context: Any) -> str | None:
@@ -74,8 +96,7 @@ class PlanTrainingWindowOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> list[str]:
-        from mlops.config import load_dataset_config
-        from mlops.training import InsufficientDataError, plan_window
+        from mlops.training import plan_window
 
         dataset = self.dataset
         triggered = dataset_from_trigger(context)
@@ -88,18 +109,15 @@ class PlanTrainingWindowOperator(BaseOperator):
             )
             dataset = triggered
         client = s3_client(self.aws_conn_id)
-        try:
-            with fail_fast_on_bad_input():
-                cfg = load_dataset_config(dataset)
-                plan = plan_window(
-                    client,
-                    cfg,
-                    bucket=self.bucket,
-                    end=self.window_end,
-                    window_days=None if _blank(self.window_days) else self.window_days,
-                )
-        except InsufficientDataError as err:
-            raise AirflowFailException(str(err)) from err
+        with _fail_fast_on_bad_window():
+            cfg = load_config(dataset)
+            plan = plan_window(
+                client,
+                cfg,
+                bucket=self.bucket,
+                end=self.window_end,
+                window_days=_optional(self.window_days),
+            )
         for day, reason in plan.skipped.items():
             self.log.info("skip %s: %s", day, reason)
         self.log.info(
@@ -109,10 +127,7 @@ class PlanTrainingWindowOperator(BaseOperator):
             len(plan.days),
             len(plan.batch_uris),
         )
-        ti = context.get("ti") if context else None
-        if ti is not None:
-            ti.xcom_push(key=WINDOW_KEY, value=plan.to_dict())
-            ti.xcom_push(key=DATASET_KEY, value=dataset)
+        _push(context, **{WINDOW_KEY: plan.to_dict(), DATASET_KEY: dataset})
         return plan.batch_uris
 
 
@@ -159,13 +174,12 @@ class TrainModelOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from mlops.config import load_dataset_config
-        from mlops.training import InsufficientDataError, train_candidate
+        from mlops.training import train_candidate
 
         run = run_identity(context)
         run_id = str(run.get("run_id") or "manual")
-        estimator = None if _blank(self.estimator) else str(self.estimator)
-        search = "config" if _blank(self.search) else str(self.search)
+        estimator = None if is_blank(self.estimator) else str(self.estimator)
+        search = "config" if is_blank(self.search) else str(self.search)
         self.log.info(
             "training %s: end %s, window_days %s, estimator %s, search %s",
             self.dataset,
@@ -175,27 +189,22 @@ class TrainModelOperator(BaseOperator):
             search,
         )
         client = s3_client(self.aws_conn_id)
-        try:
-            with fail_fast_on_bad_input():
-                cfg = load_dataset_config(self.dataset)
-                result = train_candidate(
-                    client,
-                    cfg,
-                    bucket=self.bucket,
-                    end=self.window_end,
-                    run_id=run_id,
-                    window_days=None if _blank(self.window_days) else self.window_days,
-                    estimator=estimator,
-                    search=search,
-                    run=run,
-                )
-        except InsufficientDataError as err:
-            raise AirflowFailException(str(err)) from err
+        with _fail_fast_on_bad_window():
+            cfg = load_config(self.dataset)
+            result = train_candidate(
+                client,
+                cfg,
+                bucket=self.bucket,
+                end=self.window_end,
+                run_id=run_id,
+                window_days=_optional(self.window_days),
+                estimator=estimator,
+                search=search,
+                run=run,
+            )
         if result.reused:
             self.log.info("already exists: %s (reusing the candidate of this request)", result.training_uri)
         for line in result.summary_lines():
             self.log.info("%s", line)
-        ti = context.get("ti") if context else None
-        if ti is not None:
-            ti.xcom_push(key=CANDIDATE_PREFIX_KEY, value=result.candidate_prefix)
+        _push(context, **{CANDIDATE_PREFIX_KEY: result.candidate_prefix})
         return result.to_dict()

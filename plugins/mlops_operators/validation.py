@@ -8,21 +8,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from mlops_operators.common import fail_fast_on_bad_input, run_identity, s3_client
-
-
-def _as_bool(value: Any) -> bool:
-    """A rendered template gives "True"/"False"; anything else must be a real bool."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no", "", "none"):
-        return False
-    raise AirflowFailException(
-        f"The 'labelled' parameter of ValidateBatchOperator must be a boolean. Got {value!r} instead."
-    )
+from mlops_operators.common import as_strict_bool, fail_fast_on_bad_input, load_config, run_id, s3_client
 
 
 class ValidateBatchOperator(BaseOperator):
@@ -67,28 +53,27 @@ class ValidateBatchOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context) -> dict[str, Any]:
-        from mlops.config import load_dataset_config
         from mlops.validation import BatchRejected, validate_and_record
 
-        labelled = _as_bool(self.labelled)
+        labelled = as_strict_bool(self.labelled, "labelled", "ValidateBatchOperator")
         client = s3_client(self.aws_conn_id)
-        run_id = run_identity(context).get("run_id")
+        run = run_id(context)
         self.log.info(
             "validating %s (dataset=%s, labelled=%s, run_id=%s)",
             self.batch_uri,
             self.dataset,
             labelled,
-            run_id,
+            run,
         )
         try:
             with fail_fast_on_bad_input():
-                cfg = load_dataset_config(self.dataset)
+                cfg = load_config(self.dataset)
                 report = validate_and_record(
                     client,
                     self.batch_uri,
                     cfg,
                     labelled=labelled,
-                    run_id=run_id,
+                    run_id=run,
                     raise_on_failure=self.fail_on_reject,
                 )
         except AirflowFailException as err:

@@ -14,8 +14,9 @@ to skip the hyperparameter search) and **force_promote** (off by default; audite
 
 1. `plan_window`: the days in the window whose batch exists and whose late labels were
    due and have arrived (`label_delay_days`); fails if fewer than `holdout_days + 1`.
-2. `validate_batch` (mapped, one per day): the Great Expectations suite with the labels;
-   a rejected day is quarantined and left out of training (the run goes on).
+2. `validate_batch` (mapped, one per day): the Great Expectations suite with the labels.
+   A rejected day is quarantined and fails the run before training; with
+   **skip_rejected_batches** on, it is quarantined and left out of the window instead.
 3. `train_model`: joins labels by id, splits the last `holdout_days` days off as the
    holdout, fits the config's pipeline (imputation, scaling, one-hot, estimator, search
    or ensemble, seeded), writes `model.skops`, `training.json` (split and lineage: URIs,
@@ -93,6 +94,14 @@ SEARCH_MODES = ["config", "none"]
             title="Hyperparameter search",
             description="config = the search in the YAML; none = fit the config params as given.",
         ),
+        "skip_rejected_batches": Param(
+            False,
+            type="boolean",
+            title="Skip rejected batches",
+            description="Off (default): a batch in the window that fails validation is quarantined and the "
+            "run fails before training. On: it is quarantined and left out of the window, and training "
+            "goes on with the accepted days.",
+        ),
         "force_promote": Param(
             False,
             type="boolean",
@@ -120,7 +129,7 @@ def mlops_training():
         task_id="validate_batch",
         dataset=DATASET,
         labelled=True,
-        fail_on_reject=False,
+        fail_on_reject="{{ not params.skip_rejected_batches }}",
     ).expand(batch_uri=plan.output)
     train = TrainModelOperator(
         task_id="train_model",

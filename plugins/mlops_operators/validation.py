@@ -28,11 +28,12 @@ class ValidateBatchOperator(BaseOperator):
     :param labelled: join the batch's late labels and check the target too (training; templated,
         ``"{{ params.labelled }}"`` renders to "True"/"False").
     :param fail_on_reject: if False, a rejected batch is still recorded and quarantined, but the
-        task succeeds and returns ``success: False`` (for callers that drop bad days themselves).
+        task succeeds and returns ``success: False`` (for callers that drop bad days themselves;
+        templated, so a Param can choose).
     :param aws_conn_id: Airflow connection for S3.
     """
 
-    template_fields: Sequence[str] = ("dataset", "batch_uri", "labelled")
+    template_fields: Sequence[str] = ("dataset", "batch_uri", "labelled", "fail_on_reject")
     ui_color = "#e8f4e8"
 
     def __init__(
@@ -56,6 +57,7 @@ class ValidateBatchOperator(BaseOperator):
         from mlops.validation import BatchRejected, validate_and_record
 
         labelled = as_strict_bool(self.labelled, "labelled", "ValidateBatchOperator")
+        fail_on_reject = as_strict_bool(self.fail_on_reject, "fail_on_reject", "ValidateBatchOperator")
         client = s3_client(self.aws_conn_id)
         run = run_id(context)
         self.log.info(
@@ -74,7 +76,7 @@ class ValidateBatchOperator(BaseOperator):
                     cfg,
                     labelled=labelled,
                     run_id=run,
-                    raise_on_failure=self.fail_on_reject,
+                    raise_on_failure=fail_on_reject,
                 )
         except AirflowFailException as err:
             rejected = err.__cause__

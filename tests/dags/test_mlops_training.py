@@ -7,11 +7,13 @@ publish and promote are skipped, and the registry is unchanged.
 
 from __future__ import annotations
 
+from datetime import date
+
 import pendulum
 import pytest
 from conftest import task_states  # not tests.conftest: a second import would re-run its env setup
 
-from mlops import storage
+from mlops import datagen, storage
 from mlops.registry import ModelRegistry
 from tests.include.mlops.training_world import END, seed_validated
 
@@ -26,6 +28,7 @@ DEFAULTS = {
     "estimator": None,
     "search": "config",
     "force_promote": False,
+    "skip_rejected_batches": False,
 }
 
 
@@ -64,3 +67,51 @@ def test_blessed_then_rejected_challenger(dagbag, server_s3, credit_cfg):
     assert not verdict["blessed"] and verdict["baseline_version"] == "v0001"
     assert {"min_roc_auc", "roc_auc_vs_production"} <= set(verdict["failed"])
     assert registry.versions() == ["v0001"] and registry.pointer("production").version == "v0001"
+
+
+def test_rejected_batch_in_window_stops_training_unless_skipped(dagbag, server_s3, credit_cfg):
+    """A bad day in the window: by default the run fails before training; skip_rejected_batches drops it."""
+    start, bad_day = date(2026, 1, 1), date(2026, 1, 8)
+    datagen.seed_dataset(
+        server_s3,
+        "mlops-test",
+        credit_cfg,
+        start=start,
+        days=12,
+        rows_per_day=300,
+        today=date(2026, 1, 20),
+        scenario=datagen.Scenario(bad_days=(bad_day,)),
+        log=lambda m: None,
+    )
+    dag = dagbag.get_dag("mlops_training")
+    conf = {
+        "dataset": "credit",
+        "window_days": 12,
+        "estimator": "logistic_regression",
+        "search": "none",
+        "force_promote": False,
+        "reason": "pytest: bad day in window",
+    }
+    strict = dag.test(
+        logical_date=pendulum.datetime(2026, 1, 12, 2, tz="UTC"),
+        run_conf={**conf, "skip_rejected_batches": False},
+    )
+    states = task_states(strict)
+    assert strict.state == "failed"
+    assert states["validate_batch"] == "failed" and states["train_model"] == "upstream_failed"
+    assert storage.exists(
+        server_s3, storage.quarantine_uri(storage.batch_uri("mlops-test", "credit", bad_day))
+    )
+    assert storage.list_uris(server_s3, "s3://mlops-test/candidates/") == []
+
+    lenient = dag.test(
+        logical_date=pendulum.datetime(2026, 1, 12, 3, tz="UTC"),
+        run_conf={**conf, "skip_rejected_batches": True},
+    )
+    assert lenient.state == "success", task_states(lenient)
+    prefix = lenient.get_task_instance("train_model").xcom_pull(
+        task_ids="train_model", key="candidate_prefix"
+    )
+    used = storage.get_json(server_s3, prefix + "training.json")["data_uris"]
+    assert storage.batch_uri("mlops-test", "credit", bad_day) not in used
+    assert storage.batch_uri("mlops-test", "credit", date(2026, 1, 7)) in used

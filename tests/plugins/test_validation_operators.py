@@ -47,7 +47,7 @@ def _logs(capsys, caplog) -> str:
 
 def test_clean_batch_returns_small_metadata_and_writes_the_result(seeded, capsys, caplog):
     op = _op(date(2026, 1, 1))
-    assert op.template_fields == ("dataset", "batch_uri", "labelled")
+    assert op.template_fields == ("dataset", "batch_uri", "labelled", "fail_on_reject")
     result = op.execute(context={})
     uri = storage.batch_uri(BUCKET, "credit", date(2026, 1, 1))
     assert result["success"] is True and result["batch_uri"] == uri

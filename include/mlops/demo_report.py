@@ -29,30 +29,20 @@ def render_runs(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_validation(summary: dict[str, Any]) -> list[str]:
+def render_validation(summary: dict[str, Any], per_line: int = 6) -> list[str]:
     rows = summary.get("validation")
     if not isinstance(rows, list):
         return []
     lines = [f"Validation (Great Expectations), {len(rows)} credit batches checked:"]
-    passed: list[str] = []
-
-    def flush() -> None:
-        if passed:
-            span = passed[0] if len(passed) == 1 else f"{passed[0]} .. {passed[-1]}"
-            lines.append(f"  {span}: PASS ({len(passed)} batches)")
-            passed.clear()
-
+    cells = [f"{row.get('date', '?')} {'PASS' if row.get('success') else 'REJECTED'}" for row in rows]
+    lines += ["  " + "   ".join(cells[i : i + per_line]) for i in range(0, len(cells), per_line)]
     for row in rows:
-        day = str(row.get("date", row.get("batch_uri", "?")))
         if row.get("success"):
-            passed.append(day)
             continue
-        flush()
-        lines.append(f"  {day}: REJECTED, quarantined to {row.get('quarantine_uri', '-')}")
+        lines.append(f"  {row.get('date')}: REJECTED, quarantined to {row.get('quarantine_uri', '-')}")
         lines += [f"      {failure}" for failure in row.get("failures", [])]
         if row.get("docs_uri"):
             lines.append(f"      report: {row['docs_uri']}")
-    flush()
     return lines
 
 

@@ -76,25 +76,6 @@ def candidate(client, run_key, model_bytes, *, blessed=True, baseline_etag=None)
     return prefix
 
 
-class LogCapture:
-    """Operator logs go through structlog in Airflow 3; collect the rendered lines."""
-
-    def __init__(self, entries):
-        self.entries = entries
-
-    @property
-    def text(self) -> str:
-        return "\n".join(str(e.get("event")) for e in self.entries)
-
-
-@pytest.fixture
-def oplog():
-    from structlog.testing import capture_logs
-
-    with capture_logs() as entries:
-        yield LogCapture(entries)
-
-
 class FakeOutletEvents(dict):
     """Stands in for context['outlet_events']: records alias events and asset extras."""
 

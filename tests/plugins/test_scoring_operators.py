@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -13,30 +11,6 @@ from mlops_operators.scoring import FinalizePartitionOperator, PlanScoringOperat
 
 BUCKET = "mlops-test"
 DAY = "2026-01-10"
-
-
-class LogText:
-    """Operator logs (structlog in Airflow 3, %-args rendered) plus the library's stdlib log lines."""
-
-    def __init__(self, entries, caplog):
-        self.entries, self.caplog = entries, caplog
-
-    @property
-    def text(self) -> str:
-        lines = []
-        for e in self.entries:
-            args = e.get("positional_args")
-            lines.append(str(e.get("event")) % tuple(args) if args else str(e.get("event")))
-        return "\n".join(lines) + "\n" + self.caplog.text
-
-
-@pytest.fixture
-def oplog(caplog):
-    from structlog.testing import capture_logs
-
-    caplog.set_level(logging.INFO)
-    with capture_logs() as entries:
-        yield LogText(entries, caplog)
 
 
 @pytest.fixture(scope="module")

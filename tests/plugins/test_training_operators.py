@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from types import SimpleNamespace
 
 import pytest
@@ -37,30 +36,6 @@ class FakeTI:
 
     def xcom_push(self, key, value):
         self.xcom[key] = value
-
-
-class OpLog:
-    """Operator logs go through structlog in Airflow 3, the library's through logging: both, rendered."""
-
-    def __init__(self, entries, caplog):
-        self.entries, self.caplog = entries, caplog
-
-    @property
-    def text(self) -> str:
-        lines = []
-        for e in self.entries:
-            args = e.get("positional_args")
-            lines.append(str(e.get("event")) % tuple(args) if args else str(e.get("event")))
-        return "\n".join(lines) + "\n" + self.caplog.text
-
-
-@pytest.fixture
-def oplog(caplog):
-    from structlog.testing import capture_logs
-
-    caplog.set_level(logging.INFO)
-    with capture_logs() as entries:
-        yield OpLog(entries, caplog)
 
 
 def _context(ti: FakeTI, task=None) -> dict:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops import storage
+from mlops import artifacts, storage
 from mlops.config import DatasetConfig
 
 if TYPE_CHECKING:
@@ -289,10 +289,10 @@ def seed_dataset(
     written, labelled = [], []
     for i, day in enumerate(daterange(start, days), 1):
         features, labels = generate_day(cfg, day, rows_per_day, seed, scenario)
-        storage.write_parquet(client, storage.batch_uri(bucket, cfg.name, day), features)
+        storage.write_parquet(client, artifacts.batch_uri(bucket, cfg.name, day), features)
         written.append(day.isoformat())
         if day + timedelta(days=cfg.label_delay_days) <= today:
-            storage.write_parquet(client, storage.labels_uri(bucket, cfg.name, day), labels)
+            storage.write_parquet(client, artifacts.labels_uri(bucket, cfg.name, day), labels)
             labelled.append(day.isoformat())
         if i % 10 == 0 or i == days:
             log(f"seeded {cfg.name}: {i}/{days} days ({rows_per_day} rows/day)")

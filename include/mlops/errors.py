@@ -27,3 +27,7 @@ class RegistryError(MLOpsError):
 
 class ConcurrentUpdateError(RegistryError):
     """Someone else moved an alias pointer between our read and our write (HTTP 412)."""
+
+
+class ArtifactSchemaError(MLOpsError):
+    """An artifact's JSON is not the shape or schema_version this code reads."""

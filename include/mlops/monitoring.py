@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops import storage
+from mlops import artifacts, storage
 from mlops._util import utc_now_iso as _now_iso
 from mlops.errors import ConfigError, InputReadError, RegistryError
 
@@ -1602,7 +1602,7 @@ SUCCESS_MARKER = "_SUCCESS"
 
 def monitoring_uri(bucket: str, dataset: str, day: date | str, name: str) -> str:
     """``s3://<bucket>/monitoring/<dataset>/<day>/<name>``."""
-    return storage.monitoring_prefix(bucket, dataset, day) + name
+    return artifacts.monitoring_prefix(bucket, dataset, day) + name
 
 
 def history_uri(bucket: str, dataset: str, day: date | str) -> str:
@@ -1684,7 +1684,7 @@ def load_profile(client, uri: str) -> dict[str, Any]:
 
 def prediction_part_uris(client, bucket: str, dataset: str, day: date | str) -> list[str] | None:
     """The Parquet parts of one scored day from its ``_SUCCESS`` marker, or None if the day is not scored."""
-    prefix = storage.predictions_prefix(bucket, dataset, day)
+    prefix = artifacts.predictions_prefix(bucket, dataset, day)
     try:
         marker = storage.get_json(client, prefix + SUCCESS_MARKER)
     except InputReadError:
@@ -1726,7 +1726,7 @@ def read_predictions(client, bucket: str, dataset: str, day: date | str) -> pd.D
     uris = prediction_part_uris(client, bucket, dataset, day)
     if uris is None:
         return None
-    prefix = storage.predictions_prefix(bucket, dataset, day)
+    prefix = artifacts.predictions_prefix(bucket, dataset, day)
     if storage.get_json(client, prefix + SUCCESS_MARKER).get("format") == scoring.FORMAT:
         return scoring.read_predictions(client, prefix)  # checksums verified
     frames = [storage.read_table(client, u) for u in uris]
@@ -1734,7 +1734,7 @@ def read_predictions(client, bucket: str, dataset: str, day: date | str) -> pd.D
 
 
 def read_labels(client, bucket: str, dataset: str, day: date | str) -> pd.DataFrame | None:
-    uri = storage.labels_uri(bucket, dataset, day)
+    uri = artifacts.labels_uri(bucket, dataset, day)
     if not storage.exists(client, uri):
         return None
     return storage.read_table(client, uri)
@@ -1776,7 +1776,7 @@ def load_current_window(
         if p is None:
             skipped[d] = "not scored (no predictions _SUCCESS marker)"
             continue
-        batch = storage.batch_uri(bucket, cfg.name, d)
+        batch = artifacts.batch_uri(bucket, cfg.name, d)
         if not storage.exists(client, batch):
             skipped[d] = f"scored but the batch {batch} is missing"
             continue
@@ -1790,7 +1790,7 @@ def load_current_window(
         first = window_days_list(day, window_days)[0]
         raise InputReadError(
             f"No scored day of {cfg.name} between {first} and {_day(day)} "
-            f"(no {storage.predictions_prefix(bucket, cfg.name, '<day>')}{SUCCESS_MARKER}); "
+            f"(no {artifacts.predictions_prefix(bucket, cfg.name, '<day>')}{SUCCESS_MARKER}); "
             "run mlops_batch_scoring for these days first, or pick another date."
         )
     predictions = pd.concat(preds, ignore_index=True) if preds else None

@@ -14,7 +14,7 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlops import storage
+from mlops import artifacts, storage
 
 _COLORS = {
     "ALERT": "#c0392b",
@@ -327,7 +327,7 @@ def write_report(
     history: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[str, str]:
     """Write ``report.html`` and ``report.json`` under ``monitoring/<dataset>/<day>/``; returns both URIs."""
-    prefix = storage.monitoring_prefix(bucket, dataset, day)
+    prefix = artifacts.monitoring_prefix(bucket, dataset, day)
     html_uri, json_uri = prefix + "report.html", prefix + "report.json"
     page = render_html(drift=drift, performance=performance, night=night, history=history)
     storage.put_bytes(client, html_uri, page.encode(), content_type="text/html; charset=utf-8")

@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mlops import serialization, storage
+from mlops import artifacts, serialization, storage
 from mlops.errors import (
     ConcurrentUpdateError,
     InputReadError,
@@ -295,7 +295,7 @@ def training_lineage(training: dict[str, Any]) -> dict[str, Any]:
                 uris.append(uri)
                 version_ids[uri] = item.get(f"{kind}_version_id")
         if item.get("batch_uri"):
-            validation.append(item.get("validation_uri") or storage.validation_uri(item["batch_uri"]))
+            validation.append(item.get("validation_uri") or artifacts.validation_uri(item["batch_uri"]))
         rows += int(item.get("joined_rows") or item.get("batch_rows") or 0)
     split = training.get("split") or {}
     if not rows and split:

@@ -15,7 +15,7 @@ The steps, each a function so tests and the CLI can run them alone:
    config asks for a search; :func:`fit_model` fits it.
 4. :func:`train_candidate` runs all of it and writes the candidate artifacts
    ``model.skops``, ``training.json`` and ``reference_profile.json`` under
-   :func:`mlops.storage.candidate_prefix`.
+   :func:`mlops.artifacts.candidate_prefix`.
 
 The same data and config give the same model: every random state comes from
 ``model.seed`` and the rows are sorted before fitting.
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops import storage
+from mlops import artifacts, storage
 from mlops._util import finite_float as _num
 from mlops.config import ESTIMATORS, DatasetConfig
 from mlops.errors import ConfigError, InputReadError, MLOpsError
@@ -259,7 +259,7 @@ def _read_versioned(client, uri: str, version_id: str | None = None) -> tuple[pd
 
 
 def _validation_status(client, batch_uri: str) -> tuple[bool, str]:
-    vuri = storage.validation_uri(batch_uri)
+    vuri = artifacts.validation_uri(batch_uri)
     try:
         doc = storage.get_json(client, vuri)
     except InputReadError:
@@ -286,11 +286,11 @@ def load_training_data(
             ok, detail = _validation_status(client, batch_uri)
             if not ok:
                 excluded[day] = detail
-                log.warning("skip %s: %s (%s)", day, detail, storage.validation_uri(batch_uri))
+                log.warning("skip %s: %s (%s)", day, detail, artifacts.validation_uri(batch_uri))
                 continue
             validation_uri = detail
         features, f_meta = _read_versioned(client, batch_uri)
-        labels_uri = storage.labels_uri(plan.bucket, cfg.name, day)
+        labels_uri = artifacts.labels_uri(plan.bucket, cfg.name, day)
         labels, l_meta = _read_versioned(client, labels_uri)
         joined = _join_labels(cfg, features, labels, batch_uri, labels_uri)
         frames.append(joined)
@@ -901,7 +901,7 @@ def train_candidate(
         "search": search,
         "config": cfg.to_dict(),
     }
-    prefix = storage.candidate_prefix(bucket, cfg.name, request_key(run_id, request))
+    prefix = artifacts.candidate_prefix(bucket, cfg.name, request_key(run_id, request))
     training_uri = prefix + TRAINING_FILE
     if storage.exists(client, training_uri):
         log.info("candidate already exists: %s (not retraining)", training_uri)

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import storage
+from mlops import artifacts, storage
 from mlops._util import utc_now_iso
 from mlops.config import CONFIG_DIR, EXPECTATIONS_DIR, DatasetConfig
 from mlops.errors import ConfigError, InputReadError, ValidationFailed
@@ -846,7 +846,7 @@ def validate_frame(
         exps = [e for e in suite["expectations"] if (e.get("meta") or {}).get("scope", "all") in wanted]
         suite = {**suite, "expectations": exps}
     base = run_id or (data_uri.rsplit("/", 2)[-2] if "/" in data_uri else data_uri)
-    run_name = storage.safe_key(base)[:100]
+    run_name = artifacts.safe_key(base)[:100]
     result, html = _run_gx(df, suite, run_name=run_name or "frame", docs=docs)
     checks = [_outcome(r) for r in result.get("results", [])]
     order = {
@@ -905,12 +905,12 @@ def validate_uri(
 
 def docs_uri(data_uri: str) -> str:
     """GX Data Docs page beside a batch: ``<batch without suffix>.validation.html``."""
-    return storage.validation_uri(data_uri).removesuffix(".json") + ".html"
+    return artifacts.validation_uri(data_uri).removesuffix(".json") + ".html"
 
 
 def read_validation(client, batch_uri: str) -> dict[str, Any] | None:
     """The validation result JSON beside ``batch_uri``, or None if it was never validated."""
-    uri = storage.validation_uri(batch_uri)
+    uri = artifacts.validation_uri(batch_uri)
     if not storage.exists(client, uri):
         return None
     return storage.get_json(client, uri)
@@ -979,8 +979,8 @@ def validate_and_record(
             f"validate_and_record records results beside the batch in S3; got {uri!r}. "
             "Use validate_uri for local files."
         )
-    val_uri, page_uri, q_uri = storage.validation_uri(uri), docs_uri(uri), storage.quarantine_uri(uri)
-    q_report_uri = storage.validation_uri(q_uri)
+    val_uri, page_uri, q_uri = artifacts.validation_uri(uri), docs_uri(uri), artifacts.quarantine_uri(uri)
+    q_report_uri = artifacts.validation_uri(q_uri)
     frame, source = read_batch(client, uri, cfg, labelled=labelled)
     digest = config_digest(cfg)
     previous = read_validation(client, uri)
@@ -1040,20 +1040,20 @@ def summarize_validations(
     """
     prefix = f"s3://{bucket}/data/{dataset}/features/"
     uris = storage.list_uris(client, prefix)
-    q_uris = set(storage.list_uris(client, storage.quarantine_uri(prefix)))
+    q_uris = set(storage.list_uris(client, artifacts.quarantine_uri(prefix)))
     results = {u for u in uris if u.endswith(".validation.json")}
     batches = [u for u in uris if not u.endswith((".validation.json", ".validation.html"))]
     rows = []
     for batch in batches:
-        val_uri = storage.validation_uri(batch)
-        q_uri = storage.quarantine_uri(batch)
+        val_uri = artifacts.validation_uri(batch)
+        q_uri = artifacts.quarantine_uri(batch)
         day = _DT.search(batch)
         row: dict[str, Any] = {"date": day.group(1) if day else None, "batch_uri": batch}
         doc = None
         if val_uri in results:
             doc = storage.get_json(client, val_uri)
-        elif storage.validation_uri(q_uri) in q_uris:
-            doc = storage.get_json(client, storage.validation_uri(q_uri))
+        elif artifacts.validation_uri(q_uri) in q_uris:
+            doc = storage.get_json(client, artifacts.validation_uri(q_uri))
         if doc is None:
             if not include_unvalidated:
                 continue

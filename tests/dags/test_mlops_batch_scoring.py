@@ -14,7 +14,7 @@ import pendulum
 import pytest
 from conftest import task_states  # the already-imported module (tests.conftest would re-run its env setup)
 
-from mlops import datagen, scoring, serialization, storage
+from mlops import artifacts, datagen, scoring, serialization, storage
 from mlops.registry import ModelRegistry
 
 pytestmark = pytest.mark.e2e
@@ -87,8 +87,8 @@ def test_scoring_dag_scores_a_clean_day_in_shards_and_stops_on_a_bad_day(
         scenario=datagen.Scenario(bad_days=(BAD_DAY,)),
         log=lambda m: None,
     )
-    features = storage.read_table(server_s3, storage.batch_uri(BUCKET, "credit", GOOD_DAY))
-    labels = storage.read_table(server_s3, storage.labels_uri(BUCKET, "credit", GOOD_DAY))
+    features = storage.read_table(server_s3, artifacts.batch_uri(BUCKET, "credit", GOOD_DAY))
+    labels = storage.read_table(server_s3, artifacts.labels_uri(BUCKET, "credit", GOOD_DAY))
     version = _publish_model(server_s3, credit_cfg, features, labels)
     dag = dagbag.get_dag("mlops_batch_scoring")
 
@@ -105,7 +105,7 @@ def test_scoring_dag_scores_a_clean_day_in_shards_and_stops_on_a_bad_day(
         "finalize_partition": "success",
     }
     assert len([ti for ti in dr.get_task_instances() if ti.task_id == "score_batch"]) == 2
-    out = storage.predictions_prefix(BUCKET, "credit", GOOD_DAY)
+    out = artifacts.predictions_prefix(BUCKET, "credit", GOOD_DAY)
     result = dr.get_task_instance("finalize_partition").xcom_pull(task_ids="finalize_partition")
     assert result["success_uri"] == out + "_SUCCESS"
     assert (result["rows_scored"], result["model_version"], result["num_shards"]) == (2000, version, 2)
@@ -115,7 +115,7 @@ def test_scoring_dag_scores_a_clean_day_in_shards_and_stops_on_a_bad_day(
     unsharded = scoring.score_batch(
         server_s3,
         small_chunks("credit"),
-        input_uri=storage.batch_uri(BUCKET, "credit", GOOD_DAY),
+        input_uri=artifacts.batch_uri(BUCKET, "credit", GOOD_DAY),
         output_uri=f"s3://{BUCKET}/check/unsharded/",
         bucket=BUCKET,
         run_id=dr.run_id,
@@ -131,7 +131,7 @@ def test_scoring_dag_scores_a_clean_day_in_shards_and_stops_on_a_bad_day(
     states = task_states(bad)
     assert states["validate_batch"] == "failed"
     assert states["score_batch"] == "upstream_failed" and states["finalize_partition"] == "upstream_failed"
-    assert storage.list_uris(server_s3, storage.predictions_prefix(BUCKET, "credit", BAD_DAY)) == []
+    assert storage.list_uris(server_s3, artifacts.predictions_prefix(BUCKET, "credit", BAD_DAY)) == []
 
 
 def test_late_batch_defers_the_sensor_then_scores(dagbag, server_s3, credit_cfg, monkeypatch):
@@ -142,11 +142,11 @@ def test_late_batch_defers_the_sensor_then_scores(dagbag, server_s3, credit_cfg,
     datagen.seed_dataset(
         server_s3, BUCKET, credit_cfg, start=GOOD_DAY, days=1, rows_per_day=1000, log=lambda m: None
     )
-    features = storage.read_table(server_s3, storage.batch_uri(BUCKET, "credit", GOOD_DAY))
+    features = storage.read_table(server_s3, artifacts.batch_uri(BUCKET, "credit", GOOD_DAY))
     _, labels = datagen.generate_day(credit_cfg, GOOD_DAY, 1000)
     _publish_model(server_s3, credit_cfg, features, labels)
     late_features, _ = datagen.generate_day(credit_cfg, late_day, 800)
-    late_uri = storage.batch_uri(BUCKET, "credit", late_day)
+    late_uri = artifacts.batch_uri(BUCKET, "credit", late_day)
     assert not storage.exists(server_s3, late_uri)
 
     dag = dagbag.get_dag("mlops_batch_scoring")

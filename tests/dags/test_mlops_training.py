@@ -13,7 +13,7 @@ import pendulum
 import pytest
 from conftest import task_states  # not tests.conftest: a second import would re-run its env setup
 
-from mlops import datagen, storage
+from mlops import artifacts, datagen, storage
 from mlops.registry import ModelRegistry
 from tests.include.mlops.training_world import END, seed_validated
 
@@ -100,7 +100,7 @@ def test_rejected_batch_in_window_stops_training_unless_skipped(dagbag, server_s
     assert strict.state == "failed"
     assert states["validate_batch"] == "failed" and states["train_model"] == "upstream_failed"
     assert storage.exists(
-        server_s3, storage.quarantine_uri(storage.batch_uri("mlops-test", "credit", bad_day))
+        server_s3, artifacts.quarantine_uri(artifacts.batch_uri("mlops-test", "credit", bad_day))
     )
     assert storage.list_uris(server_s3, "s3://mlops-test/candidates/") == []
 
@@ -113,5 +113,5 @@ def test_rejected_batch_in_window_stops_training_unless_skipped(dagbag, server_s
         task_ids="train_model", key="candidate_prefix"
     )
     used = storage.get_json(server_s3, prefix + "training.json")["data_uris"]
-    assert storage.batch_uri("mlops-test", "credit", bad_day) not in used
-    assert storage.batch_uri("mlops-test", "credit", date(2026, 1, 7)) in used
+    assert artifacts.batch_uri("mlops-test", "credit", bad_day) not in used
+    assert artifacts.batch_uri("mlops-test", "credit", date(2026, 1, 7)) in used

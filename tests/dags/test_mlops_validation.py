@@ -12,7 +12,7 @@ import pendulum
 import pytest
 from conftest import task_states  # not tests.conftest: a second import would re-run its env setup
 
-from mlops import datagen, storage
+from mlops import artifacts, datagen, storage
 
 pytestmark = pytest.mark.e2e
 
@@ -42,10 +42,10 @@ def test_downstream_does_not_run_after_a_failed_validation(dagbag, server_s3, cr
     states = task_states(bad)
     assert states["validate_batch"] == "failed"
     assert states["summarize_batches"] == "upstream_failed"  # never ran
-    bad_uri = storage.batch_uri(BUCKET, "credit", BAD_DAY)
-    q_uri = storage.quarantine_uri(bad_uri)
+    bad_uri = artifacts.batch_uri(BUCKET, "credit", BAD_DAY)
+    q_uri = artifacts.quarantine_uri(bad_uri)
     assert storage.get_bytes(server_s3, q_uri) == storage.get_bytes(server_s3, bad_uri)
-    assert storage.get_json(server_s3, storage.validation_uri(q_uri))["verdict"] == "rejected"
+    assert storage.get_json(server_s3, artifacts.validation_uri(q_uri))["verdict"] == "rejected"
 
     good = dag.test(
         logical_date=pendulum.datetime(2026, 1, 1, tz="UTC"),

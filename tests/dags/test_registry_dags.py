@@ -9,7 +9,7 @@ import pendulum
 import pytest
 from conftest import task_states
 
-from mlops import storage
+from mlops import artifacts, storage
 from mlops.registry import ModelRegistry
 
 BUCKET = "mlops-test"
@@ -45,7 +45,7 @@ def _seed_registry(client, versions: int, promote: list[str]) -> ModelRegistry:
     blob = _model_bytes()
     reg = ModelRegistry(client, BUCKET, "credit")
     for i in range(versions):
-        prefix = storage.candidate_prefix(BUCKET, "credit", f"seed-{i}")
+        prefix = artifacts.candidate_prefix(BUCKET, "credit", f"seed-{i}")
         storage.put_bytes(client, prefix + "model.skops", blob)
         storage.put_json(
             client,

@@ -157,7 +157,7 @@ def _wait_for(predicate, timeout: float, what: str, cluster):
 
 
 def test_dag_runs_on_celery_with_postgres(cluster, server_s3, credit_cfg):
-    from mlops import datagen, storage
+    from mlops import artifacts, datagen, storage
 
     day = date(2026, 1, 3)
     datagen.seed_dataset(
@@ -196,4 +196,6 @@ def test_dag_runs_on_celery_with_postgres(cluster, server_s3, credit_cfg):
     worker_log = (cluster["logs"] / "worker.log").read_text()
     assert state == "success", worker_log[-4000:]
     assert "it_celery_1" in worker_log or "ExecuteTask" in worker_log or "mlops_validation" in worker_log
-    assert storage.exists(server_s3, storage.validation_uri(storage.batch_uri("mlops-test", "credit", day)))
+    assert storage.exists(
+        server_s3, artifacts.validation_uri(artifacts.batch_uri("mlops-test", "credit", day))
+    )

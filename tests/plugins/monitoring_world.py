@@ -39,7 +39,7 @@ def fit_model(cfg, frame: pd.DataFrame):
 
 def build_world(client, bucket: str, cfg, *, score_days=(5, 6, 7, 10, 11, 12)) -> dict:
     """Seed, train, publish, promote and score; returns what the tests need to know."""
-    from mlops import datagen, monitoring, scoring, serialization, storage
+    from mlops import artifacts, datagen, monitoring, scoring, serialization, storage
     from mlops.registry import ModelRegistry
 
     scenario = datagen.Scenario(drift_start=DRIFT_START)
@@ -49,8 +49,8 @@ def build_world(client, bucket: str, cfg, *, score_days=(5, 6, 7, 10, 11, 12)) -
     train_days = [START + timedelta(days=i) for i in range(4)]
     frame = pd.concat(
         [
-            storage.read_table(client, storage.batch_uri(bucket, cfg.name, d)).merge(
-                storage.read_table(client, storage.labels_uri(bucket, cfg.name, d)), on=cfg.id_column
+            storage.read_table(client, artifacts.batch_uri(bucket, cfg.name, d)).merge(
+                storage.read_table(client, artifacts.labels_uri(bucket, cfg.name, d)), on=cfg.id_column
             )
             for d in train_days
         ],
@@ -58,7 +58,7 @@ def build_world(client, bucket: str, cfg, *, score_days=(5, 6, 7, 10, 11, 12)) -
     )
     model = fit_model(cfg, frame)
     proba = model.predict_proba(frame[list(cfg.features.all)])[:, 1]
-    prefix = storage.candidate_prefix(bucket, cfg.name, "monitoring-test")
+    prefix = artifacts.candidate_prefix(bucket, cfg.name, "monitoring-test")
     storage.put_bytes(client, prefix + "model.skops", serialization.dump_model(model))
     storage.put_json(client, prefix + "blessing.json", {"blessed": True})
     storage.put_json(
@@ -84,8 +84,8 @@ def build_world(client, bucket: str, cfg, *, score_days=(5, 6, 7, 10, 11, 12)) -
         scoring.score_batch(
             client,
             cfg,
-            input_uri=storage.batch_uri(bucket, cfg.name, day),
-            output_uri=storage.predictions_prefix(bucket, cfg.name, day),
+            input_uri=artifacts.batch_uri(bucket, cfg.name, day),
+            output_uri=artifacts.predictions_prefix(bucket, cfg.name, day),
             bucket=bucket,
             run_id="score-test",
         )

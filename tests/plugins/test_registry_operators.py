@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from mlops import storage
+from mlops import artifacts, storage
 from mlops.registry import ModelRegistry
 from mlops_operators import common
 from mlops_operators.assets import production_model_alias, production_model_asset, retrain_request_asset
@@ -50,7 +50,7 @@ def model_bytes():
 
 
 def candidate(client, run_key, model_bytes, *, blessed=True, baseline_etag=None):
-    prefix = storage.candidate_prefix(BUCKET, "credit", run_key)
+    prefix = artifacts.candidate_prefix(BUCKET, "credit", run_key)
     storage.put_bytes(client, prefix + "model.skops", model_bytes)
     storage.put_json(
         client,
@@ -128,7 +128,7 @@ def test_publish_skips_an_unblessed_candidate_and_force_is_audited(client, model
 
 
 def test_publish_fails_fast_without_model(client):
-    prefix = storage.candidate_prefix(BUCKET, "credit", "broken")
+    prefix = artifacts.candidate_prefix(BUCKET, "credit", "broken")
     storage.put_json(client, prefix + "blessing.json", {"blessed": True})
     with pytest.raises(AirflowFailException, match="model.skops does not exist"):
         publish_op(prefix).execute(context())

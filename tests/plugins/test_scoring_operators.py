@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from mlops import scoring, serialization, storage
+from mlops import artifacts, scoring, serialization, storage
 from mlops.registry import ModelRegistry
 from mlops_operators.scoring import FinalizePartitionOperator, PlanScoringOperator, ScoreBatchOperator
 
@@ -36,12 +36,12 @@ def world(server_s3, credit_day, model):
     reg = ModelRegistry(server_s3, BUCKET, "credit")
     version = reg.publish(candidate_prefix=prefix, run={"run_id": "ops"}, require_blessing=False).version
     reg.promote(version, expected_etag=None, reason="operator test", actor="pytest")
-    input_uri = storage.batch_uri(BUCKET, "credit", DAY)
+    input_uri = artifacts.batch_uri(BUCKET, "credit", DAY)
     storage.write_parquet(server_s3, input_uri, features)
     return {
         "client": server_s3,
         "input_uri": input_uri,
-        "output_uri": storage.predictions_prefix(BUCKET, "credit", DAY),
+        "output_uri": artifacts.predictions_prefix(BUCKET, "credit", DAY),
         "version": version,
         "features": features,
     }

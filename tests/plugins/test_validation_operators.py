@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from mlops import datagen, storage
+from mlops import artifacts, datagen, storage
 from mlops_operators.validation import ValidateBatchOperator
 
 BUCKET = "mlops-test"
@@ -35,7 +35,7 @@ def _op(day, **kwargs) -> ValidateBatchOperator:
     return ValidateBatchOperator(
         task_id="validate_batch",
         dataset="credit",
-        batch_uri=storage.batch_uri(BUCKET, "credit", day),
+        batch_uri=artifacts.batch_uri(BUCKET, "credit", day),
         **kwargs,
     )
 
@@ -49,9 +49,9 @@ def test_clean_batch_returns_small_metadata_and_writes_the_result(seeded, capsys
     op = _op(date(2026, 1, 1))
     assert op.template_fields == ("dataset", "batch_uri", "labelled", "fail_on_reject")
     result = op.execute(context={})
-    uri = storage.batch_uri(BUCKET, "credit", date(2026, 1, 1))
+    uri = artifacts.batch_uri(BUCKET, "credit", date(2026, 1, 1))
     assert result["success"] is True and result["batch_uri"] == uri
-    assert result["validation_uri"] == storage.validation_uri(uri) and result["row_count"] == 300
+    assert result["validation_uri"] == artifacts.validation_uri(uri) and result["row_count"] == 300
     assert len(json.dumps(result)) < 1000  # XCom stays small
     assert storage.get_json(seeded, result["validation_uri"])["verdict"] == "accepted"
     assert storage.exists(seeded, result["docs_uri"])
@@ -64,16 +64,16 @@ def test_clean_batch_returns_small_metadata_and_writes_the_result(seeded, capsys
 
 
 def test_bad_batch_fails_logs_each_expectation_and_quarantines(seeded, capsys, caplog):
-    uri = storage.batch_uri(BUCKET, "credit", BAD_DAY)
+    uri = artifacts.batch_uri(BUCKET, "credit", BAD_DAY)
     with pytest.raises(AirflowFailException, match=r'failed validation .*column "credit_score"'):
         _op(BAD_DAY).execute(context={})
     logs = _logs(capsys, caplog)
     assert 'FAIL column "credit_score":' in logs and "expect_column_values_to_not_be_null" in logs
     assert 'FAIL column "loan_amount":' in logs and "expect_column_values_to_be_between" in logs
     assert "VERDICT: REJECTED" in logs and "quarantined" in logs
-    q_uri = storage.quarantine_uri(uri)
+    q_uri = artifacts.quarantine_uri(uri)
     assert storage.get_bytes(seeded, q_uri) == storage.get_bytes(seeded, uri)
-    assert storage.get_json(seeded, storage.validation_uri(q_uri))["success"] is False
+    assert storage.get_json(seeded, artifacts.validation_uri(q_uri))["success"] is False
 
 
 def test_fail_on_reject_false_records_and_continues(seeded):
@@ -83,7 +83,7 @@ def test_fail_on_reject_false_records_and_continues(seeded):
 
 
 def test_unreadable_batch_fails_at_once_with_the_reason(server_s3, capsys, caplog):
-    uri = storage.batch_uri(BUCKET, "credit", "2026-02-01")
+    uri = artifacts.batch_uri(BUCKET, "credit", "2026-02-01")
     storage.put_bytes(server_s3, uri, b"")
     with pytest.raises(AirflowFailException, match=r"is empty \(0 bytes\)"):
         _op("2026-02-01").execute(context={})

@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 
-from mlops import datagen, storage
+from mlops import artifacts, datagen, storage
 
 DAY = date(2026, 1, 5)
 
@@ -62,5 +62,5 @@ def test_seed_writes_batches_and_late_labels(s3, bucket, credit_cfg):
     assert out["days"] == [f"2026-01-0{i}" for i in range(1, 6)]
     # label delay is 3 days: only days 1 and 2 are labelled by day 5
     assert out["labelled_days"] == ["2026-01-01", "2026-01-02"]
-    assert storage.exists(s3, storage.labels_uri(bucket, "credit", "2026-01-02"))
-    assert not storage.exists(s3, storage.labels_uri(bucket, "credit", "2026-01-03"))
+    assert storage.exists(s3, artifacts.labels_uri(bucket, "credit", "2026-01-02"))
+    assert not storage.exists(s3, artifacts.labels_uri(bucket, "credit", "2026-01-03"))

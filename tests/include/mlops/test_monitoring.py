@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import monitoring, storage
+from mlops import artifacts, monitoring, storage
 from mlops.config import AlertRule, MonitoringSpec
 from mlops.datagen import Scenario, generate_day
 from mlops.errors import ConfigError, InputReadError
@@ -360,8 +360,8 @@ def _seed_night(s3, bucket, cfg, model, *, days, scenario=None, rows=800, profil
     storage.put_json(s3, profile_uri, profile)
     for day in days:
         features, labels = generate_day(cfg, day, rows, scenario=scenario)
-        storage.write_parquet(s3, storage.batch_uri(bucket, cfg.name, day), features)
-        storage.write_parquet(s3, storage.labels_uri(bucket, cfg.name, day), labels)
+        storage.write_parquet(s3, artifacts.batch_uri(bucket, cfg.name, day), features)
+        storage.write_parquet(s3, artifacts.labels_uri(bucket, cfg.name, day), labels)
         proba = _proba(cfg, model, features)
         preds = pd.DataFrame(
             {
@@ -372,7 +372,7 @@ def _seed_night(s3, bucket, cfg, model, *, days, scenario=None, rows=800, profil
                 "run_id": "test",
             }
         )
-        prefix = storage.predictions_prefix(bucket, cfg.name, day)
+        prefix = artifacts.predictions_prefix(bucket, cfg.name, day)
         storage.write_parquet(s3, prefix + "part-00000.parquet", preds)
         storage.put_json(s3, prefix + "_SUCCESS", {"parts": ["part-00000.parquet"], "rows": rows})
     return profile_uri

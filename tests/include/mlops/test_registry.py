@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mlops import artifacts, storage
 from mlops import registry as registry_mod
-from mlops import storage
 from mlops.errors import ConcurrentUpdateError, IntegrityError, RegistryError
 from mlops.registry import ModelRegistry, NotBlessedError, PointerConflictError, registry_summary
 
@@ -62,9 +62,9 @@ def models():
 
 
 def write_candidate(client, run_key, model_bytes, *, blessed=True, baseline_etag=None, with_canned=True):
-    prefix = storage.candidate_prefix(BUCKET, "credit", run_key)
+    prefix = artifacts.candidate_prefix(BUCKET, "credit", run_key)
     storage.put_bytes(client, prefix + "model.skops", model_bytes)
-    batch = storage.batch_uri(BUCKET, "credit", "2026-01-05")
+    batch = artifacts.batch_uri(BUCKET, "credit", "2026-01-05")
     training = {
         "task": "classification",
         "model": {"estimator": "logistic_regression"},
@@ -79,9 +79,9 @@ def write_candidate(client, run_key, model_bytes, *, blessed=True, baseline_etag
                 "batch_uri": batch,
                 "batch_version_id": "vid-1",
                 "batch_rows": 400,
-                "labels_uri": storage.labels_uri(BUCKET, "credit", "2026-01-05"),
+                "labels_uri": artifacts.labels_uri(BUCKET, "credit", "2026-01-05"),
                 "labels_version_id": "vid-2",
-                "validation_uri": storage.validation_uri(batch),
+                "validation_uri": artifacts.validation_uri(batch),
                 "joined_rows": 400,
             }
         ],
@@ -155,9 +155,9 @@ def test_publish_records_lineage_in_the_manifest(dclient, models, monkeypatch):
     assert set(m["artifacts"]) == {"model.skops", "training.json", "metrics.json", "blessing.json"}
     data = m["training_data"]
     assert data["row_count"] == 400 and data["content_hash"] == "d" * 64
-    assert data["version_ids"][storage.batch_uri(BUCKET, "credit", "2026-01-05")] == "vid-1"
+    assert data["version_ids"][artifacts.batch_uri(BUCKET, "credit", "2026-01-05")] == "vid-1"
     assert data["validation_uris"] == [
-        storage.validation_uri(storage.batch_uri(BUCKET, "credit", "2026-01-05"))
+        artifacts.validation_uri(artifacts.batch_uri(BUCKET, "credit", "2026-01-05"))
     ]
     assert m["code_version"]["git_sha"]  # git sha, else MLOPS_CODE_VERSION
     assert set(m["libraries"]) >= {"python", "sklearn", "numpy", "pandas", "skops"}
@@ -235,7 +235,7 @@ def test_unblessed_candidate_is_not_published_unless_forced(dclient, models):
 
 def test_publish_requires_model_bytes(dclient):
     reg = registry(dclient)
-    prefix = storage.candidate_prefix(BUCKET, "credit", "empty")
+    prefix = artifacts.candidate_prefix(BUCKET, "credit", "empty")
     storage.put_json(dclient, prefix + "blessing.json", {"blessed": True})
     with pytest.raises(Exception, match="model.skops does not exist"):
         reg.publish(candidate_prefix=prefix, run={"run_id": "empty"})

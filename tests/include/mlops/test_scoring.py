@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mlops import scoring, serialization, storage
+from mlops import artifacts, scoring, serialization, storage
 from mlops.errors import ConfigError, InputReadError, IntegrityError
 from mlops.registry import ModelRegistry
 
@@ -58,7 +58,7 @@ def publish(client, bucket: str, model, run_id: str, *, promote: bool = True) ->
 
 
 def put_batch(client, bucket: str, frame: pd.DataFrame, *, row_group_size: int | None = None) -> str:
-    uri = storage.batch_uri(bucket, "credit", DAY)
+    uri = artifacts.batch_uri(bucket, "credit", DAY)
     buf = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buf, row_group_size=row_group_size)
     storage.put_bytes(client, uri, buf.getvalue())
@@ -66,7 +66,7 @@ def put_batch(client, bucket: str, frame: pd.DataFrame, *, row_group_size: int |
 
 
 def out_uri(bucket: str, day: str = DAY) -> str:
-    return storage.predictions_prefix(bucket, "credit", day)
+    return artifacts.predictions_prefix(bucket, "credit", day)
 
 
 @pytest.fixture
@@ -287,7 +287,7 @@ def test_missing_required_feature_is_a_clear_input_error(world):
 
 def test_missing_input_names_the_uri(world):
     with pytest.raises(InputReadError, match="does not exist; the day's batch has not landed"):
-        score(world, input_uri=storage.batch_uri(world["bucket"], "credit", "2030-01-01"))
+        score(world, input_uri=artifacts.batch_uri(world["bucket"], "credit", "2030-01-01"))
 
 
 def test_chunk_frame_matches_the_training_feature_frame(world, models):

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from mlops import storage
+from mlops import artifacts, storage
 from mlops.errors import InputReadError
 
 
@@ -44,7 +44,7 @@ def test_missing_object_is_clear(s3, bucket):
 
 def test_parquet_roundtrip_and_listing(s3, bucket, credit_day):
     features, _ = credit_day
-    uri = storage.batch_uri(bucket, "credit", "2026-01-10")
+    uri = artifacts.batch_uri(bucket, "credit", "2026-01-10")
     storage.write_parquet(s3, uri, features)
     back = storage.read_table(s3, uri)
     pd.testing.assert_frame_equal(back, features, check_dtype=False)

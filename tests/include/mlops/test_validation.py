@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from mlops import datagen, storage, validation
+from mlops import artifacts, datagen, storage, validation
 from mlops.cli import main
 from mlops.errors import ConfigError, InputReadError, ValidationFailed
 
@@ -238,7 +238,7 @@ def test_missing_local_file_exits_2(tmp_path, capsys):
 
 
 def test_missing_s3_object_exits_2(server_s3, capsys):
-    uri = storage.batch_uri("mlops-test", "credit", "2030-01-01")
+    uri = artifacts.batch_uri("mlops-test", "credit", "2030-01-01")
     assert main(["validate", "--dataset", "credit", "--input", uri]) == 2
     assert f"Object {uri} does not exist" in capsys.readouterr().err
 
@@ -254,11 +254,11 @@ def test_cli_verdicts_on_s3_and_csv(server_s3, credit_cfg, tmp_path, capsys):
         scenario=BAD,
         log=lambda m: None,
     )
-    bad_uri = storage.batch_uri("mlops-test", "credit", BAD_DAY)
+    bad_uri = artifacts.batch_uri("mlops-test", "credit", BAD_DAY)
     assert main(["validate", "--dataset", "credit", "--input", bad_uri]) == 1
     out = capsys.readouterr().out
     assert "VERDICT: REJECTED" in out and 'FAIL column "credit_score"' in out
-    assert not storage.exists(server_s3, storage.validation_uri(bad_uri))  # plain validate writes nothing
+    assert not storage.exists(server_s3, artifacts.validation_uri(bad_uri))  # plain validate writes nothing
 
     good = tmp_path / "batch.csv"
     _day(credit_cfg, rows=300)[0].to_csv(good, index=False)
@@ -299,7 +299,7 @@ def _versions(client, uri):
 
 def test_quarantine_keeps_the_original_bytes(s3, bucket, credit_cfg):
     _seed(s3, credit_cfg)
-    uri = storage.batch_uri(bucket, "credit", BAD_DAY)
+    uri = artifacts.batch_uri(bucket, "credit", BAD_DAY)
     original = storage.get_bytes(s3, uri)
     with pytest.raises(ValidationFailed, match=r'column "credit_score": .*% null') as info:
         validation.validate_and_record(s3, uri, credit_cfg, run_id="manual__1")
@@ -307,11 +307,11 @@ def test_quarantine_keeps_the_original_bytes(s3, bucket, credit_cfg):
     assert info.value.quarantine_uri == q_uri and q_uri in str(info.value)
     assert storage.get_bytes(s3, q_uri) == original  # byte-for-byte
     assert storage.get_bytes(s3, uri) == original  # the original stays where it was
-    report = storage.get_json(s3, storage.validation_uri(q_uri))
+    report = storage.get_json(s3, artifacts.validation_uri(q_uri))
     assert report["success"] is False and report["verdict"] == "rejected"
     assert report["summary"][0].startswith('column "credit_score"')
     assert report["source"]["sha256"] == storage.sha256_bytes(original)
-    assert storage.get_json(s3, storage.validation_uri(uri))["success"] is False
+    assert storage.get_json(s3, artifacts.validation_uri(uri))["success"] is False
     page = storage.get_bytes(s3, validation.docs_uri(uri)).decode()
     assert "<html" in page.lower() and "credit_score" in page
     assert storage.exists(s3, validation.docs_uri(q_uri))
@@ -319,23 +319,23 @@ def test_quarantine_keeps_the_original_bytes(s3, bucket, credit_cfg):
 
 def test_accepted_batch_is_recorded_and_retry_is_idempotent(s3, bucket, credit_cfg):
     _seed(s3, credit_cfg)
-    uri = storage.batch_uri(bucket, "credit", date(2026, 1, 1))
+    uri = artifacts.batch_uri(bucket, "credit", date(2026, 1, 1))
     report = validation.validate_and_record(s3, uri, credit_cfg, run_id="r1")
     assert report.success and not report.cached and report.quarantine_uri is None
     meta = report.metadata()
-    assert meta["validation_uri"] == storage.validation_uri(uri) and len(json.dumps(meta)) < 1000
+    assert meta["validation_uri"] == artifacts.validation_uri(uri) and len(json.dumps(meta)) < 1000
     assert validation.is_accepted(s3, uri) and not validation.is_accepted(s3, uri, labelled=True)
     again = validation.validate_and_record(s3, uri, credit_cfg, run_id="r1")
     assert again.cached and again.success
-    assert len(_versions(s3, storage.validation_uri(uri))) == 1  # nothing rewritten
+    assert len(_versions(s3, artifacts.validation_uri(uri))) == 1  # nothing rewritten
     assert not storage.list_uris(s3, f"s3://{bucket}/quarantine/")
 
     # a failed batch on retry: same verdict, the quarantine copy is not made twice
-    bad = storage.batch_uri(bucket, "credit", BAD_DAY)
+    bad = artifacts.batch_uri(bucket, "credit", BAD_DAY)
     for _ in range(2):
         with pytest.raises(validation.BatchRejected):
             validation.validate_and_record(s3, bad, credit_cfg)
-    assert len(_versions(s3, storage.quarantine_uri(bad))) == 1
+    assert len(_versions(s3, artifacts.quarantine_uri(bad))) == 1
 
     # a fixed re-upload is validated again
     storage.write_parquet(s3, bad, _day(credit_cfg, day=BAD_DAY, rows=300)[0])
@@ -347,17 +347,17 @@ def test_labelled_validation_joins_the_late_labels(s3, bucket, credit_cfg):
     datagen.seed_dataset(
         s3, bucket, credit_cfg, start=date(2026, 1, 1), days=5, rows_per_day=300, log=lambda m: None
     )  # labels exist for days 1-2 only (3-day delay)
-    uri = storage.batch_uri(bucket, "credit", date(2026, 1, 1))
+    uri = artifacts.batch_uri(bucket, "credit", date(2026, 1, 1))
     report = validation.validate_and_record(s3, uri, credit_cfg, labelled=True)
     assert report.success and report.labelled and report.source["labels"]["uri"].endswith("labels.parquet")
     assert validation.is_accepted(s3, uri, labelled=True)
-    late = storage.batch_uri(bucket, "credit", date(2026, 1, 5))
+    late = artifacts.batch_uri(bucket, "credit", date(2026, 1, 5))
     with pytest.raises(InputReadError, match=r"Labels for .* are not there yet.*3 days after"):
         validation.validate_and_record(s3, late, credit_cfg, labelled=True)
 
 
 def test_unreadable_batch_on_s3_records_nothing(s3, bucket, credit_cfg, credit_day):
-    uri = storage.batch_uri(bucket, "credit", "2026-03-01")
+    uri = artifacts.batch_uri(bucket, "credit", "2026-03-01")
     data = _parquet(credit_day[0].head(100))
     storage.put_bytes(s3, uri, data[: len(data) - 10])
     with pytest.raises(InputReadError, match="truncated Parquet file"):
@@ -369,7 +369,7 @@ def test_summarize_validations_lists_each_batch_with_its_verdict(s3, bucket, cre
     _seed(s3, credit_cfg, days=4)
     for day in ("2026-01-01", "2026-01-02", str(BAD_DAY)):
         try:
-            validation.validate_and_record(s3, storage.batch_uri(bucket, "credit", day), credit_cfg)
+            validation.validate_and_record(s3, artifacts.batch_uri(bucket, "credit", day), credit_cfg)
         except validation.BatchRejected:
             pass
     rows = validation.summarize_validations(s3, bucket, "credit")
@@ -380,7 +380,7 @@ def test_summarize_validations_lists_each_batch_with_its_verdict(s3, bucket, cre
     ]
     bad = rows[-1]
     assert bad["success"] is False and bad["failures"][0].startswith('column "credit_score"')
-    assert bad["quarantine_uri"] == storage.quarantine_uri(storage.batch_uri(bucket, "credit", BAD_DAY))
+    assert bad["quarantine_uri"] == artifacts.quarantine_uri(artifacts.batch_uri(bucket, "credit", BAD_DAY))
     everything = validation.summarize_validations(s3, bucket, "credit", include_unvalidated=True)
     assert everything[-1]["verdict"] == "unvalidated" and len(everything) == 4
 

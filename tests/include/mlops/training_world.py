@@ -23,15 +23,15 @@ def seed_validated(
     scenario=None,
 ) -> dict[str, Any]:
     """Seed batches and labels, and a validation result beside each batch (``rejected`` days fail)."""
-    from mlops import datagen, storage
+    from mlops import artifacts, datagen, storage
 
     seeded = datagen.seed_dataset(
         client, bucket, cfg, start=START, days=days, rows_per_day=rows, scenario=scenario, log=lambda m: None
     )
     for day in datagen.daterange(START, days):
-        uri = storage.batch_uri(bucket, cfg.name, day)
+        uri = artifacts.batch_uri(bucket, cfg.name, day)
         storage.put_json(
-            client, storage.validation_uri(uri), {"success": day not in rejected, "data_uri": uri}
+            client, artifacts.validation_uri(uri), {"success": day not in rejected, "data_uri": uri}
         )
     return seeded
 

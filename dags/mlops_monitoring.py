@@ -29,7 +29,7 @@ from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import Param, dag
 
 from mlops.storage import DEFAULT_BUCKET
-from mlops_operators.dag_defaults import START_DATE, dataset_param, date_param, default_args
+from mlops_operators.dag_defaults import PARTITION_DATE, START_DATE, dataset_param, date_param, default_args
 from mlops_operators.monitoring import (
     EvaluateAlertsOperator,
     MonitorDriftOperator,
@@ -39,7 +39,8 @@ from mlops_operators.monitoring import (
 )
 from mlops_operators.notifiers import LogAlertNotifier, WebhookAlertNotifier
 
-DAY = "{{ params.date or ds }}"
+#: The monitored night: the ``date`` Param, else the logical date (else run_after).
+DAY = PARTITION_DATE
 
 
 def _retrain_requested(night: dict | None) -> bool:
@@ -73,7 +74,7 @@ def mlops_monitoring():
         task_id="monitor_drift",
         dataset="{{ params.dataset }}",
         date=DAY,
-        window_days="{{ params.window_days if params.window_days is not none else '' }}",
+        window_days="{{ params.window_days }}",
         bucket=DEFAULT_BUCKET,
     )
     monitor_performance = MonitorPerformanceOperator(

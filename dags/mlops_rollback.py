@@ -57,7 +57,7 @@ def mlops_rollback():
     RollbackModelOperator(
         task_id="rollback_model",
         model="{{ params.model }}",
-        target_version="{{ params.target_version or '' }}",
+        target_version="{{ params.target_version }}",
         reason="{{ params.reason }}",
         bucket=DEFAULT_BUCKET,
         outlets=[production_model_alias()],

@@ -1,4 +1,7 @@
-"""Shared operator plumbing: the S3 client, error translation, run identity and templated-value parsing."""
+"""Shared operator plumbing: the S3 client, error translation, run identity and asset events.
+
+Rendered template values are parsed by :mod:`mlops_operators.params`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from airflow.sdk import Asset, AssetAlias
 from airflow.sdk.exceptions import AirflowFailException
 
 from mlops.errors import ConfigError, InputReadError, IntegrityError, RegistryError, ValidationFailed
-from mlops.storage import DEFAULT_BUCKET
 
 #: Errors that a retry cannot fix: fail the task at once.
 PERMANENT_ERRORS = (ConfigError, InputReadError, ValidationFailed, IntegrityError, RegistryError)
@@ -89,60 +91,6 @@ def load_config(dataset: str):
     from mlops.config import load_dataset_config
 
     return load_dataset_config(dataset)
-
-
-def bucket_or_default(bucket: str | None) -> str:
-    """The given bucket, or ``DEFAULT_BUCKET`` when it is empty."""
-    return bucket or DEFAULT_BUCKET
-
-
-def is_blank(value: Any) -> bool:
-    """A templated value that means "not given": ``None``, ``""``, ``"None"``, ``"null"``."""
-    return value is None or str(value).strip().lower() in ("", "none", "null")
-
-
-def as_bool(value: Any) -> bool:
-    """A rendered template gives "True"/"False"; anything but a true-ish word is False."""
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def as_strict_bool(value: Any, name: str, owner: str) -> bool:
-    """Like :func:`as_bool`, but anything that is neither true-ish nor false-ish fails the task."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no", "", "none"):
-        return False
-    raise AirflowFailException(f"The {name!r} parameter of {owner} must be a boolean. Got {value!r} instead.")
-
-
-def int_or(value: Any, default: int, name: str) -> int:
-    """A templated integer; blank means ``default``."""
-    if is_blank(value):
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"The {name!r} parameter must be an integer. Got {value!r} instead.") from err
-
-
-def optional_positive_int(value: Any, name: str) -> int | None:
-    """A templated integer >= 1; ``""``/``"None"``/``"null"`` mean "use the config" (``None``)."""
-    if value is None or str(value).strip() in ("", "None", "null"):
-        return None
-    try:
-        out = int(str(value).strip())
-    except ValueError:
-        raise ConfigError(
-            f"The '{name}' parameter must be an integer or empty. Got {value!r} instead."
-        ) from None
-    if out < 1:
-        raise ConfigError(f"The '{name}' parameter must be >= 1. Got {out} instead.")
-    return out
 
 
 def emit_asset_event(outlets, context: Any, asset: Asset, extra: dict[str, Any]) -> None:

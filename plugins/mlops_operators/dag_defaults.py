@@ -1,6 +1,11 @@
 """What every MLOps DAG shares: default_args, start date, and the ``dataset`` and ``date`` Params.
 
 DAG files keep their own ``schedule=``, ``catchup=False``, ``doc_md=__doc__`` and ``tags``.
+
+Optional Params are templated one way: ``"{{ params.x }}"``, with no Jinja fallback. A Param left
+empty renders ``"None"``, and the operator's parser (:mod:`mlops_operators.params`) reads that as
+"not given" and applies its default (usually the dataset's config). The one exception is the
+partition date, whose fallback is the run's logical date: use :data:`PARTITION_DATE`.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow.sdk.bases.skipmixin import SkipMixin
 
 from mlops.storage import DEFAULT_BUCKET
-from mlops_operators.common import as_bool, fail_fast_on_bad_input, load_config, run_identity, s3_client, who
+from mlops_operators.common import fail_fast_on_bad_input, load_config, run_identity, s3_client, who
+from mlops_operators.params import rendered_bool, rendered_params, rendered_str
 
 
 def _card_url(client, model_card_uri: str) -> str:
@@ -119,7 +120,9 @@ class GateModelOperator(BaseOperator, SkipMixin):
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops.evaluation import BLESSING_FILE, MODEL_CARD_FILE, gate_candidate
 
-        force = as_bool(self.force_promote)
+        with rendered_params(self):
+            force = rendered_bool(self.force_promote, name="force_promote")
+            reason = rendered_str(self.reason, default="")
         ident = run_identity(context)
         actor, run, _ = who(context)
         if not run["triggering_user_name"]:
@@ -132,7 +135,7 @@ class GateModelOperator(BaseOperator, SkipMixin):
                 cfg,
                 self.candidate_prefix,
                 force=force,
-                reason=str(self.reason or ""),
+                reason=reason,
                 actor=actor,
                 evaluation_id=f"{ident.get('dag_id')}/{ident.get('run_id')}",
             )
@@ -152,7 +155,7 @@ class GateModelOperator(BaseOperator, SkipMixin):
             self.log.warning(
                 "force_promote by %s (reason: %s): %s",
                 actor,
-                self.reason or "-",
+                reason or "-",
                 "continuing to publish" if blessing.publish else "REFUSED, behavioural checks failed",
             )
         if blessing.blessed:

@@ -11,16 +11,10 @@ from typing import Any
 
 from airflow.sdk import AssetAlias, BaseOperator
 
+from mlops.storage import DEFAULT_BUCKET
 from mlops_operators.assets import retrain_request_asset
-from mlops_operators.common import (
-    bucket_or_default,
-    emit_asset_event,
-    fail_fast_on_bad_input,
-    load_config,
-    optional_positive_int,
-    run_id,
-    s3_client,
-)
+from mlops_operators.common import emit_asset_event, fail_fast_on_bad_input, load_config, run_id, s3_client
+from mlops_operators.params import rendered_int, rendered_params, rendered_str
 
 RETRAIN_REQUEST_ALIAS = "mlops_retrain_request"
 
@@ -30,28 +24,24 @@ def retrain_request_alias() -> AssetAlias:
     return AssetAlias(name=RETRAIN_REQUEST_ALIAS)
 
 
-def _monitor(
-    op: BaseOperator,
-    step: Callable[..., Any],
-    context: Any,
-    *,
-    ints: dict[str, Any] | None = None,
-    **kwargs: Any,
-) -> Any:
+def _bucket(op: BaseOperator) -> str:
+    """The operator's bucket; blank means ``DEFAULT_BUCKET``."""
+    return rendered_str(op.bucket, default=DEFAULT_BUCKET)
+
+
+def _monitor(op: BaseOperator, step: Callable[..., Any], context: Any, **kwargs: Any) -> Any:
     """Run one :mod:`mlops.monitoring` step for ``op.dataset`` on the night ``op.date``.
 
-    Loads the dataset's config and calls ``step(client, bucket, cfg, date, **ints, **kwargs, run_id=...)``;
-    ``ints`` are templated optional integers, parsed here. Bad data, config or parameters fail the
-    task at once.
+    Loads the dataset's config and calls ``step(client, bucket, cfg, date, **kwargs, run_id=...)``
+    (``kwargs`` already parsed by the operator). Bad data or config fail the task at once.
     """
     with fail_fast_on_bad_input():
         cfg = load_config(op.dataset)
         return step(
             s3_client(op.aws_conn_id),
-            bucket_or_default(op.bucket),
+            _bucket(op),
             cfg,
             op.date,
-            **{name: optional_positive_int(value, name) for name, value in (ints or {}).items()},
             **kwargs,
             run_id=run_id(context),
         )
@@ -98,13 +88,17 @@ class MonitorDriftOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops import monitoring
 
+        with rendered_params(self):
+            window_days = rendered_int(self.window_days, name="window_days", minimum=1)
+            version = rendered_str(self.version, default="production")
+            reference_uri = rendered_str(self.reference_uri)
         report = _monitor(
             self,
             monitoring.monitor_drift,
             context,
-            ints={"window_days": self.window_days},
-            version=self.version or "production",
-            reference_uri=self.reference_uri or None,
+            window_days=window_days,
+            version=version,
+            reference_uri=reference_uri,
             log=self.log.info,
         )
         for line in report.summary_lines():
@@ -165,12 +159,15 @@ class MonitorPerformanceOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops import monitoring
 
+        with rendered_params(self):
+            days = rendered_int(self.days, name="days", minimum=1)
+            version = rendered_str(self.version, default="production")
         report = _monitor(
             self,
             monitoring.monitor_performance,
             context,
-            ints={"days": self.days},
-            version=self.version or "production",
+            days=days,
+            version=version,
             log=self.log.info,
         )
         for line in report.summary_lines():
@@ -289,7 +286,7 @@ class RequestRetrainOperator(BaseOperator):
         from mlops import monitoring
 
         night = self.night if isinstance(self.night, dict) else {}
-        bucket = bucket_or_default(self.bucket)
+        bucket = _bucket(self)
         with fail_fast_on_bad_input():
             cfg = load_config(self.dataset)
             uri = monitoring.write_retrain_request(

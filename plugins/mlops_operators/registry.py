@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators import common
 from mlops_operators.assets import production_model_asset
+from mlops_operators.params import rendered_bool, rendered_int, rendered_params, rendered_str
 
 PUBLISH_VERSION_TEMPLATE = "{{ ti.xcom_pull(task_ids='publish_model')['version'] }}"
 
@@ -74,16 +75,18 @@ class PublishModelOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops.registry import NotBlessedError
 
+        with rendered_params(self):
+            force = rendered_bool(self.force, name="force")
+            reason = rendered_str(self.reason, default="")
         client = common.s3_client(self.aws_conn_id)
         actor, run, _ = common.who(context)
-        force = common.as_bool(self.force)
         with common.fail_fast_on_bad_input():
             try:
                 result = _registry(client, self.bucket, self.dataset).publish(
                     candidate_prefix=self.candidate_prefix,
                     run=run,
                     force=force,
-                    reason=str(self.reason or ""),
+                    reason=reason,
                 )
             except NotBlessedError as err:
                 rules = err.blessing.get("rules") or []
@@ -100,7 +103,7 @@ class PublishModelOperator(BaseOperator):
                 raise AirflowSkipException(str(err)) from err
         if result.forced:
             self.log.warning(
-                "FORCED publish of an unblessed candidate by %s (reason: %s); audited", actor, self.reason
+                "FORCED publish of an unblessed candidate by %s (reason: %s); audited", actor, reason
             )
         if result.created:
             self.log.info("wrote %s (model sha256 %s)", result.manifest_uri, result.model_sha256[:12])
@@ -163,17 +166,20 @@ class PromoteModelOperator(_PointerOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        with rendered_params(self):
+            expected_etag = rendered_str(self.expected_etag)
+            force = rendered_bool(self.force, name="force")
+            reason = rendered_str(self.reason, default="")
         client = common.s3_client(self.aws_conn_id)
         actor, run, request_id = common.who(context)
         reg = _registry(client, self.bucket, self.dataset)
-        reason = str(self.reason or "")
         with common.fail_fast_on_bad_input():
-            if common.is_blank(self.expected_etag):
+            if expected_etag is None:
                 pointer = reg.promote_blessed(
                     self.version,
                     reason=reason,
                     actor=actor,
-                    force=common.as_bool(self.force),
+                    force=force,
                     alias=self.alias,
                     request_id=request_id,
                     run=run,
@@ -181,7 +187,7 @@ class PromoteModelOperator(_PointerOperator):
             else:
                 pointer = reg.promote(
                     self.version,
-                    expected_etag=self.expected_etag,
+                    expected_etag=expected_etag,
                     reason=reason or "promotion",
                     actor=actor,
                     alias=self.alias,
@@ -240,14 +246,16 @@ class RollbackModelOperator(_PointerOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        with rendered_params(self):
+            target = rendered_str(self.target_version)
+            reason = rendered_str(self.reason, default="")
         client = common.s3_client(self.aws_conn_id)
         actor, run, request_id = common.who(context)
-        target = None if common.is_blank(self.target_version) else str(self.target_version).strip()
         self.log.info("rollback target: %s", target or "previous_version of the pointer")
         with common.fail_fast_on_bad_input():
             pointer = _registry(client, self.bucket, self.model).rollback(
                 target=target,
-                reason=str(self.reason or ""),
+                reason=reason,
                 actor=actor,
                 alias=self.alias,
                 request_id=request_id,
@@ -299,12 +307,15 @@ class RetireModelsOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        with rendered_params(self):
+            keep_last = rendered_int(self.keep_last, name="keep_last", minimum=1)
+            grace_days = rendered_int(self.grace_days, name="grace_days", minimum=0)
         client = common.s3_client(self.aws_conn_id)
         actor, _, _ = common.who(context)
         with common.fail_fast_on_bad_input():
             policy = common.load_config(self.dataset).registry
-            keep_last = common.int_or(self.keep_last, policy.keep_last, "keep_last")
-            grace_days = common.int_or(self.grace_days, policy.grace_days, "grace_days")
+            keep_last = policy.keep_last if keep_last is None else keep_last
+            grace_days = policy.grace_days if grace_days is None else grace_days
             self.log.info(
                 "retention policy for %s: keep_last=%d grace_days=%d", self.dataset, keep_last, grace_days
             )

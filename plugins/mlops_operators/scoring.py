@@ -20,19 +20,18 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators import common
+from mlops_operators.params import ParamError, rendered_float, rendered_int, rendered_params, rendered_str
 
 #: Module-level name so tests can swap the config loader (``monkeypatch.setattr(scoring_ops, "_config", ...)``).
 _config = common.load_config
 
 
-def _version(value: Any) -> str:
-    """The model reference: blank means the ``production`` alias."""
-    return "production" if common.is_blank(value) else str(value)
-
-
-def _shards(value: Any) -> int | str:
-    """The shard count as templated; blank means one shard."""
-    return 1 if common.is_blank(value) else value
+def _model_and_shards(op: BaseOperator) -> tuple[str, int]:
+    """The model reference (blank: the ``production`` alias) and the shard count (blank: 1) of ``op``."""
+    with rendered_params(op):
+        version = rendered_str(op.version, default="production")
+        shards = rendered_int(op.shards, name="shards", minimum=1, default=1)
+    return version, shards
 
 
 class PlanScoringOperator(BaseOperator):
@@ -78,6 +77,7 @@ class PlanScoringOperator(BaseOperator):
     def execute(self, context: Any) -> list[dict[str, Any]]:
         from mlops import scoring
 
+        version, shards = _model_and_shards(self)
         client = common.s3_client(self.aws_conn_id)
         with common.fail_fast_on_bad_input():
             cfg = _config(self.dataset)
@@ -86,10 +86,10 @@ class PlanScoringOperator(BaseOperator):
                 cfg,
                 input_uri=self.input_uri,
                 output_uri=self.output_uri,
-                version=_version(self.version),
+                version=version,
                 bucket=self.bucket,
                 run_id=common.run_id(context),
-                shards=_shards(self.shards),
+                shards=shards,
             )
         self.log.info(
             "model %s: %s -> %s (resolved once for this run; checksum verified)",
@@ -178,30 +178,37 @@ class ScoreBatchOperator(BaseOperator):
                 "re-run the scoring DAG."
             )
 
+    def _uris(self) -> tuple[str, str]:
+        """``input_uri`` and ``output_uri``, both required when no ``plan`` is given."""
+        with rendered_params(self):
+            uris = {name: rendered_str(getattr(self, name)) for name in ("input_uri", "output_uri")}
+            for name, uri in uris.items():
+                if uri is None:
+                    raise ParamError(name, "an s3:// URI when no plan is given", getattr(self, name))
+        return uris["input_uri"], uris["output_uri"]
+
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops import scoring
 
         self._check_validation()
+        if self.plan is None:
+            input_uri, output_uri = self._uris()
+            version, shards = _model_and_shards(self)
         client = common.s3_client(self.aws_conn_id)
         with common.fail_fast_on_bad_input():
             cfg = _config(self.dataset)
             if self.plan is not None:
                 result = scoring.score_shard(client, cfg, dict(self.plan))
             else:
-                if common.is_blank(self.input_uri) or common.is_blank(self.output_uri):
-                    raise AirflowFailException(
-                        "ScoreBatchOperator needs input_uri and output_uri when no plan is given; "
-                        f"got input_uri={self.input_uri!r} output_uri={self.output_uri!r}."
-                    )
                 result = scoring.score_batch(
                     client,
                     cfg,
-                    input_uri=self.input_uri,
-                    output_uri=self.output_uri,
-                    version=_version(self.version),
+                    input_uri=input_uri,
+                    output_uri=output_uri,
+                    version=version,
                     bucket=self.bucket,
                     run_id=common.run_id(context),
-                    shards=_shards(self.shards),
+                    shards=shards,
                 )
         if isinstance(result, scoring.ShardResult):
             self.log.info(
@@ -256,7 +263,8 @@ class FinalizePartitionOperator(BaseOperator):
 
         client = common.s3_client(self.aws_conn_id)
         results = [dict(r) for r in (self.shard_results or [])]
-        limit = None if common.is_blank(self.max_reject_fraction) else float(self.max_reject_fraction)
+        with rendered_params(self):
+            limit = rendered_float(self.max_reject_fraction, name="max_reject_fraction", minimum=0, maximum=1)
         with common.fail_fast_on_bad_input():
             result = scoring.publish_partition(
                 client, _config(self.dataset), results, max_reject_fraction=limit

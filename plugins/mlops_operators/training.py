@@ -10,17 +10,13 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from mlops.storage import DEFAULT_BUCKET
-from mlops_operators.common import fail_fast_on_bad_input, is_blank, load_config, run_identity, s3_client
+from mlops_operators.common import fail_fast_on_bad_input, load_config, run_identity, s3_client
+from mlops_operators.params import rendered_int, rendered_params, rendered_str
 
 #: XCom keys pushed besides ``return_value`` (templates pull them by key).
 WINDOW_KEY = "window"
 DATASET_KEY = "dataset"
 CANDIDATE_PREFIX_KEY = "candidate_prefix"
-
-
-def _optional(value: Any) -> Any:
-    """A templated override; blank means "use the config" (``None``)."""
-    return None if is_blank(value) else value
 
 
 def _push(context: Any, **values: Any) -> None:
@@ -98,6 +94,8 @@ class PlanTrainingWindowOperator(BaseOperator):
     def execute(self, context: Any) -> list[str]:
         from mlops.training import plan_window
 
+        with rendered_params(self):
+            window_days = rendered_int(self.window_days, name="window_days", minimum=1)
         dataset = self.dataset
         triggered = dataset_from_trigger(context)
         if triggered and triggered != dataset:
@@ -116,7 +114,7 @@ class PlanTrainingWindowOperator(BaseOperator):
                 cfg,
                 bucket=self.bucket,
                 end=self.window_end,
-                window_days=_optional(self.window_days),
+                window_days=window_days,
             )
         for day, reason in plan.skipped.items():
             self.log.info("skip %s: %s", day, reason)
@@ -178,13 +176,15 @@ class TrainModelOperator(BaseOperator):
 
         run = run_identity(context)
         run_id = str(run.get("run_id") or "manual")
-        estimator = None if is_blank(self.estimator) else str(self.estimator)
-        search = "config" if is_blank(self.search) else str(self.search)
+        with rendered_params(self):
+            window_days = rendered_int(self.window_days, name="window_days", minimum=1)
+            estimator = rendered_str(self.estimator)
+            search = rendered_str(self.search, default="config")
         self.log.info(
             "training %s: end %s, window_days %s, estimator %s, search %s",
             self.dataset,
             self.window_end,
-            self.window_days or "config",
+            window_days or "config",
             estimator or "config",
             search,
         )
@@ -197,7 +197,7 @@ class TrainModelOperator(BaseOperator):
                 bucket=self.bucket,
                 end=self.window_end,
                 run_id=run_id,
-                window_days=_optional(self.window_days),
+                window_days=window_days,
                 estimator=estimator,
                 search=search,
                 run=run,

@@ -8,7 +8,8 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from mlops_operators.common import as_strict_bool, fail_fast_on_bad_input, load_config, run_id, s3_client
+from mlops_operators.common import fail_fast_on_bad_input, load_config, run_id, s3_client
+from mlops_operators.params import rendered_bool, rendered_params
 
 
 class ValidateBatchOperator(BaseOperator):
@@ -26,10 +27,10 @@ class ValidateBatchOperator(BaseOperator):
     :param dataset: dataset name, e.g. ``credit`` (templated).
     :param batch_uri: ``s3://bucket/data/<dataset>/features/dt=<day>/batch.parquet`` (templated).
     :param labelled: join the batch's late labels and check the target too (training; templated,
-        ``"{{ params.labelled }}"`` renders to "True"/"False").
+        ``"{{ params.labelled }}"`` renders to "True"/"False"; empty means False).
     :param fail_on_reject: if False, a rejected batch is still recorded and quarantined, but the
         task succeeds and returns ``success: False`` (for callers that drop bad days themselves;
-        templated, so a Param can choose).
+        templated, so a Param can choose; empty means True).
     :param aws_conn_id: Airflow connection for S3.
     """
 
@@ -56,8 +57,9 @@ class ValidateBatchOperator(BaseOperator):
     def execute(self, context) -> dict[str, Any]:
         from mlops.validation import BatchRejected, validate_and_record
 
-        labelled = as_strict_bool(self.labelled, "labelled", "ValidateBatchOperator")
-        fail_on_reject = as_strict_bool(self.fail_on_reject, "fail_on_reject", "ValidateBatchOperator")
+        with rendered_params(self):
+            labelled = rendered_bool(self.labelled, name="labelled", default=False)
+            fail_on_reject = rendered_bool(self.fail_on_reject, name="fail_on_reject", default=True)
         client = s3_client(self.aws_conn_id)
         run = run_id(context)
         self.log.info(

@@ -12,9 +12,10 @@ from datetime import date
 import pandas as pd
 import pendulum
 import pytest
-from conftest import task_states  # the already-imported module (tests.conftest would re-run its env setup)
+from dag_runs import task_states
 
-from mlops import artifacts, datagen, scoring, serialization, storage
+from mlops import artifacts, scoring, serialization, storage
+from mlops.dev import datagen
 from mlops.registry import ModelRegistry
 
 pytestmark = pytest.mark.e2e

@@ -11,9 +11,10 @@ from datetime import date
 
 import pendulum
 import pytest
-from conftest import task_states  # not tests.conftest: a second import would re-run its env setup
+from dag_runs import task_states
 
-from mlops import artifacts, datagen, storage
+from mlops import artifacts, storage
+from mlops.dev import datagen
 from mlops.registry import ModelRegistry
 from tests.include.mlops.training_world import END, seed_validated
 

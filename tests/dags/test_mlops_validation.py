@@ -10,9 +10,10 @@ from datetime import date
 
 import pendulum
 import pytest
-from conftest import task_states  # not tests.conftest: a second import would re-run its env setup
+from dag_runs import task_states
 
-from mlops import artifacts, datagen, storage
+from mlops import artifacts, storage
+from mlops.dev import datagen
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pendulum
 import pytest
-from conftest import task_states
+from dag_runs import task_states
 
 from mlops import artifacts, storage
 from mlops.registry import ModelRegistry

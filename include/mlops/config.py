@@ -237,6 +237,9 @@ class DatasetConfig(_Section):
     id_column: str
     date_column: str
     target: str
+    #: The label that counts as positive in binary metrics and ``probability`` (e.g. ``1``, ``"bad"``,
+    #: ``true``). Unset: ``True`` for booleans, ``1`` for 0/1, else the larger label (mlops.metrics).
+    positive_class: bool | int | str | None = None
     label_delay_days: int = Field(0, ge=0)
     source: Literal["generated", "sklearn_diabetes", "sklearn_breast_cancer"] = "generated"
     features: FeatureSpec
@@ -280,7 +283,23 @@ class DatasetConfig(_Section):
         missing = sorted(set(self.training.slice_columns) - set(self.features.categorical))
         if missing:
             raise ValueError(f"training.slice_columns {missing} must be categorical features")
+        self._check_positive_class()
         return self
+
+    def _check_positive_class(self) -> None:
+        if self.positive_class is None:
+            return
+        if self.task != "classification":
+            raise ValueError(
+                f"positive_class ({self.positive_class!r}) applies to classification only; "
+                f"remove it for a {self.task} task"
+            )
+        allowed = self.validation.target_values
+        same = [v for v in allowed or () if isinstance(v, str) == isinstance(self.positive_class, str)]
+        if allowed is not None and self.positive_class not in same:
+            raise ValueError(
+                f"positive_class {self.positive_class!r} is not one of validation.target_values {list(allowed)}"
+            )
 
     @property
     def feature_columns(self) -> tuple[str, ...]:

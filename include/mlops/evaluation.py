@@ -2,7 +2,7 @@
 
 :func:`evaluate_candidate` scores the candidate and the current production model
 on the *same* holdout (re-read by S3 VersionId and checked against the hashes
-recorded at training), computes ``sklearn.metrics`` overall and per slice, and
+recorded at training), computes the metrics (:mod:`mlops.metrics`) overall and per slice, and
 writes ``metrics.json`` and ``model_card.html`` beside the candidate.
 
 :func:`gate_candidate` then decides. The candidate is blessed only if
@@ -23,18 +23,16 @@ The decision is written as ``blessing.json``.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops import storage
-from mlops._util import finite_float as _f
+from mlops import metrics, storage
 from mlops._util import fmt_value as _fmt
 from mlops._util import utc_now_iso
 from mlops.config import LOWER_IS_BETTER, DatasetConfig
-from mlops.errors import ConfigError, MLOpsError
+from mlops.errors import MLOpsError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,62 +49,6 @@ UNSEEN_CATEGORY = "__unseen_category__"
 
 
 # ---------------------------------------------------------------- metrics
-def classification_metrics(y_true, prediction, probability) -> dict[str, float | None]:
-    """accuracy, precision, recall, f1, roc_auc, log_loss (binary; positive class = the larger label)."""
-    from sklearn import metrics
-
-    y_true = np.asarray(y_true)
-    prediction = np.asarray(prediction)
-    probability = np.clip(np.asarray(probability, dtype="float64"), 1e-15, 1 - 1e-15)
-    labels = np.unique(np.concatenate([y_true, prediction]))
-    pos = labels.max() if labels.size else 1
-    two_classes = np.unique(y_true).size == 2
-    out = {
-        "accuracy": _f(metrics.accuracy_score(y_true, prediction)),
-        "precision": _f(metrics.precision_score(y_true, prediction, pos_label=pos, zero_division=0)),
-        "recall": _f(metrics.recall_score(y_true, prediction, pos_label=pos, zero_division=0)),
-        "f1": _f(metrics.f1_score(y_true, prediction, pos_label=pos, zero_division=0)),
-        "roc_auc": _f(metrics.roc_auc_score(y_true == pos, probability)) if two_classes else None,
-        "log_loss": _f(metrics.log_loss(y_true == pos, probability, labels=[False, True])),
-    }
-    return out
-
-
-def regression_metrics(y_true, prediction) -> dict[str, float | None]:
-    """mse, rmse, mae, r2, explained_variance."""
-    from sklearn import metrics
-
-    y_true = np.asarray(y_true, dtype="float64")
-    prediction = np.asarray(prediction, dtype="float64")
-    mse = metrics.mean_squared_error(y_true, prediction)
-    enough = y_true.size >= 2
-    return {
-        "mse": _f(mse),
-        "rmse": _f(math.sqrt(mse)),
-        "mae": _f(metrics.mean_absolute_error(y_true, prediction)),
-        "r2": _f(metrics.r2_score(y_true, prediction)) if enough else None,
-        "explained_variance": _f(metrics.explained_variance_score(y_true, prediction)) if enough else None,
-    }
-
-
-def compute_metrics(cfg: DatasetConfig, y_true, prediction, probability=None) -> dict[str, float | None]:
-    """The task's metrics (see :data:`mlops.config.CLASSIFICATION_METRICS` / ``REGRESSION_METRICS``)."""
-    if cfg.is_classifier:
-        if probability is None:
-            raise ConfigError("Classification metrics need probabilities; the model has no predict_proba.")
-        return classification_metrics(y_true, prediction, probability)
-    return regression_metrics(y_true, prediction)
-
-
-def confusion(y_true, prediction) -> dict[str, Any]:
-    """``{"labels": [...], "matrix": [[...]]}`` (rows = true, columns = predicted)."""
-    from sklearn.metrics import confusion_matrix
-
-    labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(prediction)]))
-    matrix = confusion_matrix(y_true, prediction, labels=labels)
-    return {"labels": [x.item() if hasattr(x, "item") else x for x in labels], "matrix": matrix.tolist()}
-
-
 @dataclass(frozen=True)
 class ModelEvaluation:
     """One model's metrics on one holdout."""
@@ -120,31 +62,15 @@ class ModelEvaluation:
         return asdict(self)
 
 
-def slice_metrics(
-    cfg: DatasetConfig, frame: pd.DataFrame, y_true, prediction, probability=None
-) -> dict[str, dict[str, dict[str, Any]]]:
-    """Metrics per value of each ``training.slice_columns`` column: ``{col: {value: {"n", "metrics"}}}``."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    y_true, prediction = np.asarray(y_true), np.asarray(prediction)
-    for col in cfg.training.slice_columns:
-        values = frame[col].astype("object").where(frame[col].notna(), "<missing>").astype(str).to_numpy()
-        out[col] = {}
-        for value in sorted(set(values)):
-            mask = values == value
-            proba = None if probability is None else np.asarray(probability)[mask]
-            out[col][value] = {
-                "n": int(mask.sum()),
-                "metrics": compute_metrics(cfg, y_true[mask], prediction[mask], proba),
-            }
-    return out
-
-
 def evaluate_predictions(cfg: DatasetConfig, frame: pd.DataFrame, y_true, prediction, probability=None):
-    """Overall metrics, slice metrics and (classification) the confusion matrix."""
+    """Overall metrics, slice metrics and (classification) the confusion matrix (see :mod:`mlops.metrics`)."""
+    positive = None
+    if cfg.is_classifier:
+        positive = metrics.resolve_positive_class(cfg, metrics.labels_of(y_true, prediction))
     return ModelEvaluation(
-        metrics=compute_metrics(cfg, y_true, prediction, probability),
-        slices=slice_metrics(cfg, frame, y_true, prediction, probability),
-        confusion_matrix=confusion(y_true, prediction) if cfg.is_classifier else None,
+        metrics=metrics.compute_metrics(cfg, y_true, prediction, probability, positive_class=positive),
+        slices=metrics.slice_metrics(cfg, frame, y_true, prediction, probability, positive_class=positive),
+        confusion_matrix=metrics.confusion(y_true, prediction) if cfg.is_classifier else None,
         n_rows=len(frame),
     )
 

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import numpy as np
 import yaml
 
+from mlops import metrics as mlops_metrics
 from mlops._util import fmt_value as _fmt
 from mlops.config import LOWER_IS_BETTER, DatasetConfig
 
@@ -111,27 +112,34 @@ def plot_metrics(metrics: dict[str, Any]) -> str:
     return _img(fig, "metrics: candidate vs production")
 
 
-def plot_classification_curves(y_true, candidate_proba, production_proba=None) -> str:
-    """ROC and precision-recall curves for candidate (and production) on the holdout."""
-    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+def plot_classification_curves(y_true, candidate_proba, production_proba=None, *, positive_class) -> str:
+    """ROC and precision-recall curves for candidate (and production) on the holdout.
 
-    y = np.asarray(y_true) == np.max(y_true)
+    ``positive_class`` is the class the probabilities are of (:func:`mlops.metrics.resolve_positive_class`).
+    """
+    base_rate = mlops_metrics.positive_rate(y_true, positive_class=positive_class) or 0.0
     fig, (roc_ax, pr_ax) = _figure(10, 4, 2)
     for label, proba, color in (
         ("candidate", candidate_proba, CANDIDATE_COLOR),
         ("production", production_proba, PRODUCTION_COLOR),
     ):
-        if proba is None or y.all() or not y.any():
+        curves = (
+            None
+            if proba is None
+            else mlops_metrics.classification_curves(y_true, proba, positive_class=positive_class)
+        )
+        if curves is None:
             continue
-        fpr, tpr, _ = roc_curve(y, proba)
-        roc_ax.plot(fpr, tpr, color=color, label=f"{label} (AUC {auc(fpr, tpr):.3f})")
-        precision, recall, _ = precision_recall_curve(y, proba)
+        roc_ax.plot(curves["fpr"], curves["tpr"], color=color, label=f"{label} (AUC {curves['roc_auc']:.3f})")
         pr_ax.plot(
-            recall, precision, color=color, label=f"{label} (AP {average_precision_score(y, proba):.3f})"
+            curves["recall"],
+            curves["precision"],
+            color=color,
+            label=f"{label} (AP {curves['average_precision']:.3f})",
         )
     roc_ax.plot([0, 1], [0, 1], color="#999", linestyle="--", linewidth=1)
     roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve (holdout)")
-    pr_ax.axhline(y.mean(), color="#999", linestyle="--", linewidth=1, label=f"base rate {y.mean():.3f}")
+    pr_ax.axhline(base_rate, color="#999", linestyle="--", linewidth=1, label=f"base rate {base_rate:.3f}")
     pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall curve (holdout)")
     roc_ax.legend(loc="lower right", fontsize=8)
     pr_ax.legend(loc="upper right", fontsize=8)
@@ -381,9 +389,10 @@ def render_model_card(
         plot_metrics(metrics),
     ]
     if cfg.is_classifier:
+        positive = mlops_metrics.resolve_positive_class(cfg, mlops_metrics.labels_of(y_true, cand_pred))
         parts += [
             "<h2>ROC and precision-recall curves</h2>",
-            plot_classification_curves(y_true, cand_proba, prod_proba),
+            plot_classification_curves(y_true, cand_proba, prod_proba, positive_class=positive),
             "<h2>Confusion matrix</h2>",
             plot_confusion(metrics),
         ]

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops import artifacts, storage
+from mlops import artifacts, metrics, storage
 from mlops._util import utc_now_iso as _now_iso
 from mlops.errors import ConfigError, InputReadError, RegistryError
 
@@ -1024,101 +1024,6 @@ def compute_drift(
 
 
 # ====================================================================== performance
-def classification_metrics(
-    y_true: Any, proba: Any, pred: Any = None, *, threshold: float = 0.5
-) -> dict[str, Any]:
-    """Realised metrics of a binary classifier (``proba`` = positive-class probability)."""
-    from sklearn import metrics as skm
-
-    y = np.asarray(y_true).astype(int)
-    p = np.clip(_as_float_array(proba), 1e-15, 1 - 1e-15)
-    yhat = (p >= threshold).astype(int) if pred is None else np.asarray(pred).astype(int)
-    out: dict[str, Any] = {
-        "n": int(y.size),
-        "positive_rate": _f(y.mean()) if y.size else None,
-        "accuracy": _f(skm.accuracy_score(y, yhat)),
-        "precision": _f(skm.precision_score(y, yhat, zero_division=0)),
-        "recall": _f(skm.recall_score(y, yhat, zero_division=0)),
-        "f1": _f(skm.f1_score(y, yhat, zero_division=0)),
-        "log_loss": _f(skm.log_loss(y, p, labels=[0, 1])),
-        "roc_auc": _f(skm.roc_auc_score(y, p)) if np.unique(y).size == 2 else None,
-    }
-    return out
-
-
-def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, Any]:
-    """Realised metrics of a regressor."""
-    from sklearn import metrics as skm
-
-    y = _as_float_array(y_true)
-    yhat = _as_float_array(y_pred)
-    mse = float(skm.mean_squared_error(y, yhat))
-    return {
-        "n": int(y.size),
-        "mse": _f(mse),
-        "rmse": _f(math.sqrt(mse)),
-        "mae": _f(skm.mean_absolute_error(y, yhat)),
-        "r2": _f(skm.r2_score(y, yhat)) if y.size > 1 else None,
-        "explained_variance": _f(skm.explained_variance_score(y, yhat)) if y.size > 1 else None,
-    }
-
-
-def estimate_classification_performance(
-    proba: Any, pred: Any = None, *, threshold: float = 0.5
-) -> dict[str, Any]:
-    """Confidence-based performance estimation (the idea behind NannyML's CBPE).
-
-    With calibrated probabilities p, row i is a positive with probability p_i, so the
-    expected confusion matrix is ``TP = Σ p·ŷ``, ``FP = Σ (1−p)·ŷ``, ``FN = Σ p·(1−ŷ)``,
-    ``TN = Σ (1−p)·(1−ŷ)``; accuracy, precision, recall and F1 follow from it, and the
-    expected ROC curve (cumulative expected TP/FP rates over the score ranking) gives AUC.
-    Valid under covariate shift while the model stays calibrated; not under concept
-    drift or a changed P(y|x).
-    """
-    p = np.clip(_as_float_array(proba), 0.0, 1.0)
-    p = p[np.isfinite(p)]
-    n = p.size
-    if n == 0:
-        return {"n": 0, "method": "cbpe"}
-    yhat = (p >= threshold).astype(float) if pred is None else np.asarray(pred, dtype="float64")[: p.size]
-    tp = float(np.sum(p * yhat))
-    fp = float(np.sum((1 - p) * yhat))
-    fn = float(np.sum(p * (1 - yhat)))
-    tn = float(np.sum((1 - p) * (1 - yhat)))
-    precision = tp / (tp + fp) if tp + fp > 0 else 0.0
-    recall = tp / (tp + fn) if tp + fn > 0 else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-    order = np.argsort(-p, kind="stable")
-    ps = p[order]
-    # Group tied scores so the curve moves diagonally through them, like roc_curve.
-    last_of_group = np.r_[np.diff(ps) != 0, True]
-    cum_tp = np.cumsum(ps)[last_of_group]
-    cum_fp = np.cumsum(1 - ps)[last_of_group]
-    pos, neg = cum_tp[-1], cum_fp[-1]
-    if pos > 0 and neg > 0:
-        tpr = np.r_[0.0, cum_tp / pos]
-        fpr = np.r_[0.0, cum_fp / neg]
-        auc = float(np.trapezoid(tpr, fpr))
-    else:
-        auc = None
-    eps = 1e-15
-    expected_log_loss = float(
-        -np.mean(p * np.log(np.clip(p, eps, 1)) + (1 - p) * np.log(np.clip(1 - p, eps, 1)))
-    )
-    return {
-        "n": int(n),
-        "method": "cbpe",
-        "positive_rate": _f(p.mean()),
-        "accuracy": _f((tp + tn) / n),
-        "precision": _f(precision),
-        "recall": _f(recall),
-        "f1": _f(f1),
-        "roc_auc": _f(auc),
-        "log_loss": _f(expected_log_loss),
-        "confusion_matrix": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
-    }
-
-
 def holdout_metrics(metrics: Any) -> dict[str, float]:
     """The model card's holdout metrics from a ``metrics.json`` (flat, or under ``holdout``/``overall``)."""
     from mlops.config import CLASSIFICATION_METRICS, REGRESSION_METRICS
@@ -1275,15 +1180,38 @@ def _score_columns(predictions: pd.DataFrame, cfg: DatasetConfig) -> tuple[np.nd
                 f"Predictions of classifier {cfg.name!r} have no 'probability' column (columns "
                 f"{list(predictions.columns)}); re-score with the scoring DAG."
             )
-        pred = _as_float_array(predictions["prediction"]) if "prediction" in predictions.columns else None
+        pred = predictions["prediction"].to_numpy() if "prediction" in predictions.columns else None
         return _as_float_array(predictions["probability"]), pred
     return _as_float_array(predictions["prediction"]), None
 
 
+def _realised(cfg: DatasetConfig, joined: pd.DataFrame, positive_class: Any) -> dict[str, Any]:
+    """``n`` (and ``positive_rate``) plus the task's metrics from :mod:`mlops.metrics`."""
+    y_true = joined[cfg.target].to_numpy()
+    score, pred = _score_columns(joined, cfg)
+    if not cfg.is_classifier:
+        return {"n": int(y_true.size), **metrics.regression_metrics(y_true, score)}
+    if positive_class is None:
+        positive_class = metrics.resolve_positive_class(cfg, metrics.labels_of(y_true, pred))
+    return {
+        "n": int(y_true.size),
+        "positive_rate": metrics.positive_rate(y_true, positive_class=positive_class),
+        **metrics.classification_metrics(y_true, pred, score, positive_class=positive_class),
+    }
+
+
 def day_performance(
-    cfg: DatasetConfig, day: str, predictions: pd.DataFrame, labels: pd.DataFrame | None
+    cfg: DatasetConfig,
+    day: str,
+    predictions: pd.DataFrame,
+    labels: pd.DataFrame | None,
+    *,
+    positive_class: Any = None,
 ) -> DayPerformance:
-    """Realised metrics when ``labels`` are given (joined on the id column), else a CBPE estimate."""
+    """Realised metrics when ``labels`` are given (joined on the id column), else a CBPE estimate.
+
+    ``positive_class`` defaults to :func:`mlops.metrics.resolve_positive_class` over this day's labels.
+    """
     versions = (
         tuple(sorted(str(v) for v in predictions["model_version"].dropna().unique()))
         if ("model_version" in predictions.columns)
@@ -1293,30 +1221,45 @@ def day_performance(
         joined = predictions.merge(labels[[cfg.id_column, cfg.target]], on=cfg.id_column, how="inner")
         joined = joined[joined[cfg.target].notna()]
         if len(joined):
-            score, pred = _score_columns(joined, cfg)
-            if cfg.is_classifier:
-                m = classification_metrics(joined[cfg.target].to_numpy(), score, pred)
-            else:
-                m = regression_metrics(joined[cfg.target].to_numpy(), score)
+            m = _realised(cfg, joined, positive_class)
             return DayPerformance(day, "realised", int(len(joined)), m, versions)
     if cfg.is_classifier and len(predictions):
         score, pred = _score_columns(predictions, cfg)
-        m = estimate_classification_performance(score, pred)
+        if pred is not None and positive_class is None:
+            positive_class = metrics.resolve_positive_class(cfg, metrics.labels_of(pred))
+        m = metrics.estimate_classification_performance(score, pred, positive_class=positive_class)
         return DayPerformance(day, "estimated", int(m["n"]), m, versions)
     return DayPerformance(day, "unavailable", int(len(predictions)), {}, versions)
 
 
-def _pooled(cfg: DatasetConfig, frames: list[tuple[pd.DataFrame, pd.DataFrame | None]], source: str) -> dict:
+def _positive_class(cfg: DatasetConfig, scored_days: Mapping[str, tuple[pd.DataFrame, Any]]) -> Any:
+    """One positive class for every day of a performance window (config, else all labels seen)."""
+    if not cfg.is_classifier:
+        return None
+    seen: list[Any] = []
+    for predictions, labels in scored_days.values():
+        if "prediction" in predictions.columns:
+            seen += metrics.labels_of(predictions["prediction"])
+        if labels is not None and cfg.target in labels.columns:
+            seen += metrics.labels_of(labels[cfg.target])
+    return metrics.resolve_positive_class(cfg, seen)
+
+
+def _pooled(
+    cfg: DatasetConfig,
+    frames: list[tuple[pd.DataFrame, pd.DataFrame | None]],
+    source: str,
+    positive_class: Any,
+) -> dict:
     import pandas as pd
 
     if not frames:
         return {}
     preds = pd.concat([p for p, _ in frames], ignore_index=True)
+    labels = None
     if source == "realised":
         labels = pd.concat([lab for _, lab in frames if lab is not None], ignore_index=True)
-        out = day_performance(cfg, "pooled", preds, labels)
-    else:
-        out = day_performance(cfg, "pooled", preds, None)
+    out = day_performance(cfg, "pooled", preds, labels, positive_class=positive_class)
     return {**out.metrics, "n": out.n, "days": len(frames)} if out.source == source else {}
 
 
@@ -1333,7 +1276,11 @@ def compute_performance(
 
     ``scored_days`` maps ``"YYYY-MM-DD"`` to ``(predictions, labels or None)``.
     """
-    days = tuple(day_performance(cfg, d, p, lab) for d, (p, lab) in sorted(scored_days.items()))
+    positive = _positive_class(cfg, scored_days)
+    days = tuple(
+        day_performance(cfg, d, p, lab, positive_class=positive)
+        for d, (p, lab) in sorted(scored_days.items())
+    )
     labelled = [scored_days[d.day] for d in days if d.source == "realised"]
     unlabelled = [scored_days[d.day] for d in days if d.source != "realised"]
     return PerformanceReport(
@@ -1343,8 +1290,8 @@ def compute_performance(
         model_version=model_version,
         baseline=dict(baseline or {}),
         days=days,
-        realised=_pooled(cfg, labelled, "realised"),
-        estimated=_pooled(cfg, unlabelled, "estimated") if cfg.is_classifier else {},
+        realised=_pooled(cfg, labelled, "realised", positive),
+        estimated=_pooled(cfg, unlabelled, "estimated", positive) if cfg.is_classifier else {},
         context=_json_safe(dict(context or {})),
     )
 

@@ -616,22 +616,13 @@ class ModelRegistry:
 
     def _put_create_only(self, uri: str, data: bytes, metadata: dict[str, str]) -> storage.PutResult | None:
         """Create-only put; ``None`` if the key already exists (HTTP 412)."""
-        bucket, key = storage.parse_uri(uri)
-        suffix = Path(key).suffix
+        content_type = CONTENT_TYPES.get(Path(uri).suffix, "application/octet-stream")
         try:
-            resp = self.client.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=data,
-                ContentType=CONTENT_TYPES.get(suffix, "application/octet-stream"),
-                IfNoneMatch="*",
-                Metadata=metadata,
+            return storage.put_bytes(
+                self.client, uri, data, content_type=content_type, if_none_match=True, metadata=metadata
             )
-        except Exception as err:
-            if storage.is_precondition_failed(err):
-                return None
-            raise
-        return storage.PutResult(uri, resp.get("ETag", ""), resp.get("VersionId"))
+        except storage.PreconditionFailed:
+            return None
 
     def _owned_by(self, uri: str, run_id: str, model_sha: str) -> storage.PutResult | None:
         """If the existing object at ``uri`` was written by our run for our model, its PutResult."""
@@ -1256,14 +1247,12 @@ class ModelRegistry:
 
     def _purge(self, version: str) -> int:
         """Permanently delete every object version under ``versions/<v>/`` except the manifest."""
-        bucket, prefix = storage.parse_uri(self.version_prefix(version))
         deleted = 0
-        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                if item["Key"].endswith("/" + MANIFEST_FILE):
-                    continue
-                self.client.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
-                deleted += 1
+        for item in storage.list_versions(self.client, self.version_prefix(version)):
+            if item.key.endswith("/" + MANIFEST_FILE):
+                continue
+            storage.delete(self.client, item.uri, version_id=item.version_id)
+            deleted += 1
         return deleted
 
     # ------------------------------------------------------------ history and verification
@@ -1274,14 +1263,13 @@ class ModelRegistry:
 
     def pointer_history(self, alias: str = "production") -> list[Pointer]:
         """Every S3 version of the alias pointer, oldest first (from ``list_object_versions``)."""
-        bucket, key = storage.parse_uri(self.alias_uri(alias))
+        uri = self.alias_uri(alias)
         out: list[Pointer] = []
-        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
-            for item in page.get("Versions", []):
-                if item["Key"] != key:
-                    continue
-                data = storage.get_json(self.client, self.alias_uri(alias), version_id=item["VersionId"])
-                out.append(Pointer.from_body(data, etag=item.get("ETag"), s3_version_id=item["VersionId"]))
+        for item in storage.list_versions(self.client, uri):
+            if item.uri != uri or item.is_delete_marker:
+                continue
+            data = storage.get_json(self.client, uri, version_id=item.version_id)
+            out.append(Pointer.from_body(data, etag=item.etag, s3_version_id=item.version_id))
         return sorted(out, key=lambda p: p.sequence)
 
     def history(self) -> list[dict[str, Any]]:

@@ -443,28 +443,24 @@ class _S3RangeFile(io.RawIOBase):
         return self._pos
 
     def _get(self, start: int, end: int) -> bytes:
-        kwargs: dict[str, Any] = {
-            "Bucket": self._bucket,
-            "Key": self._key,
-            "Range": f"bytes={start}-{end - 1}",
-        }
-        if self._version_id:
-            kwargs["VersionId"] = self._version_id
-        elif self._etag:
-            kwargs["IfMatch"] = self._etag
+        uri = f"s3://{self._bucket}/{self._key}"
         try:
-            resp = self._client.get_object(**kwargs)
-        except Exception as err:
-            uri = f"s3://{self._bucket}/{self._key}"
-            if storage.is_precondition_failed(err) or storage.is_not_found(err):
-                raise InputReadError(
-                    f"{uri} changed or disappeared while it was being scored (pinned "
-                    f"{'VersionId ' + str(self._version_id) if self._version_id else 'ETag ' + str(self._etag)}); "
-                    "re-run the scoring DAG once the upstream export is stable."
-                ) from err
-            raise
+            data = storage.get_range(
+                self._client,
+                uri,
+                start,
+                end,
+                version_id=self._version_id,
+                if_match=None if self._version_id else self._etag,
+            )
+        except (storage.PreconditionFailed, InputReadError) as err:
+            raise InputReadError(
+                f"{uri} changed or disappeared while it was being scored (pinned "
+                f"{'VersionId ' + str(self._version_id) if self._version_id else 'ETag ' + str(self._etag)}); "
+                "re-run the scoring DAG once the upstream export is stable."
+            ) from err
         self.requests += 1
-        return resp["Body"].read()
+        return data
 
     def read(self, size: int = -1) -> bytes:
         with self._lock:
@@ -881,7 +877,7 @@ class _S3Sink(_Sink):
         self._content_type = content_type
         self._buffer = bytearray()
         self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
+        self._parts: list[str] = []  # ETag of part i + 1
         self._pool: ThreadPoolExecutor | None = None
         self._inflight: Future | None = None
 
@@ -893,21 +889,15 @@ class _S3Sink(_Sink):
 
     def _ship(self, data: bytes) -> None:
         if self._upload_id is None:
-            resp = self._client.create_multipart_upload(
-                Bucket=self._bucket, Key=self._key, ContentType=self._content_type
-            )
-            self._upload_id = resp["UploadId"]
+            self._upload_id = storage.start_multipart(self._client, self.uri, content_type=self._content_type)
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring-upload")
         self._wait()
         number = len(self._parts) + 1
-        self._parts.append({"PartNumber": number})
+        self._parts.append("")
         self._inflight = self._pool.submit(self._upload_part, number, data)
 
     def _upload_part(self, number: int, data: bytes) -> None:
-        resp = self._client.upload_part(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=data
-        )
-        self._parts[number - 1]["ETag"] = resp["ETag"]
+        self._parts[number - 1] = storage.upload_part(self._client, self.uri, self._upload_id, number, data)
 
     def _wait(self) -> None:
         if self._inflight is not None:
@@ -916,22 +906,17 @@ class _S3Sink(_Sink):
 
     def commit(self) -> tuple[str, int, str | None]:
         if self._upload_id is None:
-            resp = self._client.put_object(
-                Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer), ContentType=self._content_type
+            put = storage.put_bytes(
+                self._client, self.uri, bytes(self._buffer), content_type=self._content_type
             )
-            return self._sha.hexdigest(), self._size, resp.get("VersionId")
+            return self._sha.hexdigest(), self._size, put.version_id
         if self._buffer:
             self._ship(bytes(self._buffer))
             self._buffer = bytearray()
         self._wait()
         self._pool.shutdown(wait=True)
-        resp = self._client.complete_multipart_upload(
-            Bucket=self._bucket,
-            Key=self._key,
-            UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._parts},
-        )
-        return self._sha.hexdigest(), self._size, resp.get("VersionId")
+        put = storage.complete_multipart(self._client, self.uri, self._upload_id, self._parts)
+        return self._sha.hexdigest(), self._size, put.version_id
 
     def abort(self) -> None:
         if self._upload_id is None:
@@ -943,7 +928,7 @@ class _S3Sink(_Sink):
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         try:
-            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
+            storage.abort_multipart(self._client, self.uri, self._upload_id)
         except Exception as err:
             log.warning("could not abort multipart upload of %s: %s", self.uri, err)
 

@@ -1,4 +1,4 @@
-"""S3 I/O and the bucket layout.
+"""S3 I/O: the only module that talks to S3 (the ``S3Hook`` of this package).
 
 Every function takes a boto3 S3 client. Inside Airflow it comes from
 ``S3Hook(aws_conn_id=...).get_conn()``; outside Airflow (CLI, tests) from
@@ -6,7 +6,13 @@ Every function takes a boto3 S3 client. Inside Airflow it comes from
 connection. So the code is the same for moto, MinIO and AWS S3.
 
 URIs are ``s3://bucket/key``; anything else is treated as a local path, which
-keeps the CLI usable on files.
+keeps the CLI usable on files. Bucket paths and file names live in
+:mod:`mlops.artifacts`, not here.
+
+Errors are translated at this boundary: a missing object or version raises
+:class:`~mlops.errors.InputReadError`, a refused conditional request (HTTP 412)
+raises :class:`PreconditionFailed`. Other errors (throttling, network) propagate
+unchanged so that task retries apply.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
@@ -27,6 +35,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BUCKET = os.environ.get("MLOPS_BUCKET", "mlops-demo")
 AWS_CONN_ENV = "AIRFLOW_CONN_AWS_DEFAULT"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class PreconditionFailed(MLOpsError):
@@ -35,12 +44,59 @@ class PreconditionFailed(MLOpsError):
 
 @dataclass(frozen=True)
 class PutResult:
+    """What a write created: the object's URI, its ETag and its S3 VersionId (None if unversioned)."""
+
     uri: str
     etag: str
     version_id: str | None
 
 
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One entry of :func:`list_versions`: an object version or a delete marker."""
+
+    uri: str
+    key: str
+    version_id: str
+    etag: str | None
+    size: int
+    last_modified: datetime | None
+    is_latest: bool
+    is_delete_marker: bool
+
+
 # ---------------------------------------------------------------- clients
+def make_client(
+    *,
+    endpoint_url: str | None = None,
+    region_name: str | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+):
+    """Build a boto3 S3 client; ``None`` arguments fall back to boto3's defaults.
+
+    Parameters
+    ----------
+    endpoint_url : str, optional
+        A custom endpoint (moto, MinIO); ``None`` for AWS S3.
+    region_name : str, optional
+        Defaults to ``AWS_DEFAULT_REGION``, then ``us-east-1``.
+    access_key, secret_key : str, optional
+        Static credentials; without them boto3's default credential chain applies.
+    """
+    import boto3
+
+    kwargs: dict[str, Any] = {
+        "region_name": region_name or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
+    if endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
+    if access_key:
+        kwargs["aws_access_key_id"] = access_key
+        kwargs["aws_secret_access_key"] = secret_key
+    return boto3.client("s3", **kwargs)
+
+
 def client_from_env(conn_env: str = AWS_CONN_ENV):
     """Build a boto3 S3 client from the Airflow connection in ``conn_env``.
 
@@ -48,10 +104,7 @@ def client_from_env(conn_env: str = AWS_CONN_ENV):
     and the URI form (``aws://key:secret@/?endpoint_url=...``). With the variable
     unset, boto3's default credential chain applies (real AWS).
     """
-    import boto3
-
     raw = os.environ.get(conn_env, "").strip()
-    kwargs: dict[str, Any] = {}
     if raw.startswith("{"):
         conn = json.loads(raw)
         extra = conn.get("extra") or {}
@@ -66,13 +119,12 @@ def client_from_env(conn_env: str = AWS_CONN_ENV):
         key, secret = unquote(parsed.username or ""), unquote(parsed.password or "")
     else:
         extra, key, secret = {}, None, None
-    if key:
-        kwargs["aws_access_key_id"] = key
-        kwargs["aws_secret_access_key"] = secret
-    if extra.get("endpoint_url"):
-        kwargs["endpoint_url"] = extra["endpoint_url"]
-    kwargs["region_name"] = extra.get("region_name") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-    return boto3.client("s3", **kwargs)
+    return make_client(
+        endpoint_url=extra.get("endpoint_url") or None,
+        region_name=extra.get("region_name") or None,
+        access_key=key or None,
+        secret_key=secret,
+    )
 
 
 # ---------------------------------------------------------------- uris
@@ -111,10 +163,23 @@ def is_conflict(err: Exception) -> bool:
 
 
 # ---------------------------------------------------------------- objects
-def get_object(client, uri: str, version_id: str | None = None) -> tuple[bytes, dict[str, Any]]:
-    """Return ``(body, head)`` where head has ``ETag`` and ``VersionId``.
+def _not_found(uri: str, version_id: str | None) -> InputReadError:
+    bucket, key = parse_uri(uri)
+    what = f"Object {uri}" + (f" version {version_id}" if version_id else "")
+    return InputReadError(f"{what} does not exist (bucket {bucket!r}, key {key!r}).")
 
-    Raises :class:`InputReadError` if the object (or version) does not exist.
+
+def _refused(uri: str, condition: str) -> PreconditionFailed:
+    return PreconditionFailed(f"Conditional request on {uri} refused (HTTP 412, {condition}).")
+
+
+def get_object(client, uri: str, version_id: str | None = None) -> tuple[bytes, dict[str, Any]]:
+    """Return ``(body, head)`` where head has ``ETag``, ``VersionId`` and ``Metadata``.
+
+    Raises
+    ------
+    InputReadError
+        If the object (or the version) does not exist.
     """
     if not is_s3(uri):
         path = Path(uri)
@@ -129,13 +194,72 @@ def get_object(client, uri: str, version_id: str | None = None) -> tuple[bytes, 
         resp = client.get_object(**kwargs)
     except Exception as err:
         if is_not_found(err):
-            raise InputReadError(f"Object {uri} does not exist (bucket {bucket!r}, key {key!r}).") from err
+            raise _not_found(uri, version_id) from err
         raise
-    return resp["Body"].read(), {"ETag": resp.get("ETag"), "VersionId": resp.get("VersionId")}
+    head_ = {
+        "ETag": resp.get("ETag"),
+        "VersionId": resp.get("VersionId"),
+        "Metadata": resp.get("Metadata", {}),
+    }
+    return resp["Body"].read(), head_
 
 
 def get_bytes(client, uri: str, version_id: str | None = None) -> bytes:
+    """The object's bytes (see :func:`get_object`)."""
     return get_object(client, uri, version_id)[0]
+
+
+def get_range(
+    client,
+    uri: str,
+    start: int,
+    end: int,
+    *,
+    version_id: str | None = None,
+    if_match: str | None = None,
+) -> bytes:
+    """Bytes ``[start, end)`` of an object (an HTTP ranged GET; ``end`` is exclusive, like a slice).
+
+    Parameters
+    ----------
+    start, end : int
+        Byte offsets, ``0 <= start < end``. A range past the end of the object is cut short.
+    version_id : str, optional
+        Read this S3 version, so that a concurrent overwrite cannot mix two files.
+    if_match : str, optional
+        On an unversioned bucket, pin the ETag instead: a changed object is refused.
+
+    Raises
+    ------
+    InputReadError
+        If the object (or the version) does not exist.
+    PreconditionFailed
+        If ``if_match`` no longer matches (the object was overwritten).
+    """
+    if start < 0 or end <= start:
+        raise ValueError(f"The byte range of get_range must satisfy 0 <= start < end. Got [{start}, {end}).")
+    if not is_s3(uri):
+        path = Path(uri)
+        if not path.is_file():
+            raise InputReadError(f"File {uri} does not exist.")
+        with path.open("rb") as fh:
+            fh.seek(start)
+            return fh.read(end - start)
+    bucket, key = parse_uri(uri)
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes={start}-{end - 1}"}
+    if version_id:
+        kwargs["VersionId"] = version_id
+    if if_match:
+        kwargs["IfMatch"] = if_match
+    try:
+        resp = client.get_object(**kwargs)
+    except Exception as err:
+        if is_precondition_failed(err):
+            raise _refused(uri, f"If-Match {if_match}") from err
+        if is_not_found(err):
+            raise _not_found(uri, version_id) from err
+        raise
+    return resp["Body"].read()
 
 
 def put_bytes(
@@ -146,10 +270,24 @@ def put_bytes(
     content_type: str = "application/octet-stream",
     if_none_match: bool = False,
     if_match: str | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> PutResult:
-    """Write an object. ``if_none_match`` makes it create-only; ``if_match`` a compare-and-swap.
+    """Write an object.
 
-    Raises :class:`PreconditionFailed` on HTTP 412.
+    Parameters
+    ----------
+    if_none_match : bool
+        Create-only (``If-None-Match: *``): refused if the key already exists.
+    if_match : str, optional
+        Compare-and-swap: refused unless the current ETag equals this one.
+    metadata : mapping of str to str, optional
+        User metadata (``x-amz-meta-*``), read back by :func:`head` / :func:`metadata`.
+        S3 lower-cases the names; values must be ASCII.
+
+    Raises
+    ------
+    PreconditionFailed
+        On HTTP 412 (the condition did not hold); nothing was written.
     """
     if not is_s3(uri):
         path = Path(uri)
@@ -166,38 +304,59 @@ def put_bytes(
         kwargs["IfNoneMatch"] = "*"
     if if_match:
         kwargs["IfMatch"] = if_match
+    if metadata:
+        kwargs["Metadata"] = {str(k): str(v) for k, v in metadata.items()}
     try:
         resp = client.put_object(**kwargs)
     except Exception as err:
         if is_precondition_failed(err):
-            raise PreconditionFailed(f"Conditional write to {uri} refused (HTTP 412).") from err
+            condition = "If-None-Match *: the key already exists" if if_none_match else f"If-Match {if_match}"
+            raise _refused(uri, condition) from err
         raise
     return PutResult(uri, resp.get("ETag", ""), resp.get("VersionId"))
 
 
 def get_json(client, uri: str, version_id: str | None = None) -> Any:
+    """Parse the object as JSON."""
     return json.loads(get_bytes(client, uri, version_id))
 
 
 def put_json(client, uri: str, obj: Any, **kwargs: Any) -> PutResult:
+    """Write ``obj`` as indented, key-sorted JSON; ``kwargs`` as for :func:`put_bytes`."""
     data = json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
     return put_bytes(client, uri, data, content_type="application/json", **kwargs)
 
 
-def head(client, uri: str) -> dict[str, Any] | None:
-    """Object metadata, or ``None`` if it does not exist."""
+def head(client, uri: str, version_id: str | None = None) -> dict[str, Any] | None:
+    """The object's ``head_object`` response, or ``None`` if it (or the version) does not exist.
+
+    Keys used here: ``ETag``, ``VersionId``, ``ContentLength``, ``ContentType`` and
+    ``Metadata`` (user metadata, names lower-cased by S3).
+    """
     if not is_s3(uri):
         return {"ContentLength": Path(uri).stat().st_size} if Path(uri).is_file() else None
     bucket, key = parse_uri(uri)
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        kwargs["VersionId"] = version_id
     try:
-        return client.head_object(Bucket=bucket, Key=key)
+        return client.head_object(**kwargs)
     except Exception as err:
         if is_not_found(err):
             return None
         raise
 
 
+def metadata(client, uri: str, version_id: str | None = None) -> dict[str, str] | None:
+    """The object's user metadata with lower-cased names, or ``None`` if the object does not exist."""
+    found = head(client, uri, version_id)
+    if found is None:
+        return None
+    return {str(k).lower(): v for k, v in (found.get("Metadata") or {}).items()}
+
+
 def exists(client, uri: str) -> bool:
+    """Whether the object exists."""
     return head(client, uri) is not None
 
 
@@ -213,17 +372,125 @@ def list_uris(client, prefix_uri: str) -> list[str]:
     return sorted(out)
 
 
-def copy(client, src_uri: str, dst_uri: str) -> PutResult:
-    """Server-side copy (byte-for-byte)."""
+def list_versions(client, prefix_uri: str) -> list[ObjectVersion]:
+    """Every version and delete marker of every object under a prefix (``list_object_versions``).
+
+    Sorted by key, then newest first within a key (the latest one, then by
+    ``LastModified``). A key-exact
+    listing is the prefix listing filtered on ``v.key``: a prefix ``a/b`` also
+    matches ``a/bc``.
+    """
+    bucket, prefix = parse_uri(prefix_uri)
+    out: list[ObjectVersion] = []
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        entries = [(v, False) for v in page.get("Versions", [])]
+        entries += [(m, True) for m in page.get("DeleteMarkers", [])]
+        for item, marker in entries:
+            out.append(
+                ObjectVersion(
+                    uri=f"s3://{bucket}/{item['Key']}",
+                    key=item["Key"],
+                    version_id=str(item.get("VersionId")),
+                    etag=None if marker else item.get("ETag"),
+                    size=0 if marker else int(item.get("Size", 0)),
+                    last_modified=item.get("LastModified"),
+                    is_latest=bool(item.get("IsLatest")),
+                    is_delete_marker=marker,
+                )
+            )
+    newest_first = sorted(out, key=lambda v: v.last_modified or _EPOCH, reverse=True)
+    return sorted(newest_first, key=lambda v: (v.key, not v.is_latest))  # stable sort
+
+
+def copy(
+    client,
+    src_uri: str,
+    dst_uri: str,
+    *,
+    version_id: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> PutResult:
+    """Server-side copy (byte-for-byte); returns the new object's ETag and VersionId.
+
+    Parameters
+    ----------
+    version_id : str, optional
+        Copy this version of the source, not its current one (S3's unversioned
+        objects have the version id ``"null"``, which is passed as is).
+    metadata : mapping of str to str, optional
+        Replace the user metadata; by default the source's metadata is copied.
+
+    Raises
+    ------
+    InputReadError
+        If the source (or the version) does not exist.
+    """
     sb, sk = parse_uri(src_uri)
     db, dk = parse_uri(dst_uri)
-    resp = client.copy_object(Bucket=db, Key=dk, CopySource={"Bucket": sb, "Key": sk})
+    source: dict[str, str] = {"Bucket": sb, "Key": sk}
+    if version_id:
+        source["VersionId"] = version_id
+    kwargs: dict[str, Any] = {"Bucket": db, "Key": dk, "CopySource": source}
+    if metadata is not None:
+        kwargs["Metadata"] = {str(k): str(v) for k, v in metadata.items()}
+        kwargs["MetadataDirective"] = "REPLACE"
+    try:
+        resp = client.copy_object(**kwargs)
+    except Exception as err:
+        if is_not_found(err):
+            raise _not_found(src_uri, version_id) from err
+        raise
     return PutResult(dst_uri, resp.get("CopyObjectResult", {}).get("ETag", ""), resp.get("VersionId"))
 
 
-def delete(client, uri: str) -> None:
+def delete(client, uri: str, version_id: str | None = None) -> None:
+    """Delete an object: without ``version_id`` a delete marker on a versioned bucket,
+    with it that version, permanently."""
     bucket, key = parse_uri(uri)
-    client.delete_object(Bucket=bucket, Key=key)
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        kwargs["VersionId"] = version_id
+    client.delete_object(**kwargs)
+
+
+# ---------------------------------------------------------------- multipart uploads
+def start_multipart(client, uri: str, *, content_type: str = "application/octet-stream") -> str:
+    """Begin a multipart upload to ``uri``; returns its upload id.
+
+    Nothing is visible at ``uri`` until :func:`complete_multipart`. Every started
+    upload must end in :func:`complete_multipart` or :func:`abort_multipart`
+    (an abandoned one keeps its parts, and their cost, until a lifecycle rule clears them).
+    """
+    bucket, key = parse_uri(uri)
+    return client.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
+
+
+def upload_part(client, uri: str, upload_id: str, part_number: int, data: bytes) -> str:
+    """Upload part ``part_number`` (1-based; every part but the last at least 5 MiB); returns its ETag."""
+    bucket, key = parse_uri(uri)
+    resp = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=part_number, Body=data)
+    return resp["ETag"]
+
+
+def complete_multipart(client, uri: str, upload_id: str, part_etags: Sequence[str]) -> PutResult:
+    """Assemble the parts (``part_etags[i]`` is part ``i + 1``) into the object at ``uri``."""
+    bucket, key = parse_uri(uri)
+    parts = [{"PartNumber": i, "ETag": etag} for i, etag in enumerate(part_etags, start=1)]
+    resp = client.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+    return PutResult(uri, resp.get("ETag", ""), resp.get("VersionId"))
+
+
+def abort_multipart(client, uri: str, upload_id: str) -> None:
+    """Abort a multipart upload and free its parts."""
+    bucket, key = parse_uri(uri)
+    client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+
+
+def list_buckets(client) -> list[str]:
+    """Names of the buckets the client can see (also a cheap reachability check of the endpoint)."""
+    return sorted(b["Name"] for b in client.list_buckets().get("Buckets", []))
 
 
 def ensure_bucket(client, bucket: str, *, versioning: bool = True) -> None:

@@ -1015,12 +1015,7 @@ def _quarantine(client, uri: str, q_uri: str, version_id: str | None, etag: str 
     if existing is not None and etag and existing.get("ETag") == etag:
         log.info("quarantine copy already exists: %s", q_uri)
         return
-    src_bucket, src_key = storage.parse_uri(uri)
-    dst_bucket, dst_key = storage.parse_uri(q_uri)
-    copy_source: dict[str, str] = {"Bucket": src_bucket, "Key": src_key}
-    if version_id and version_id != "null":
-        copy_source["VersionId"] = version_id
-    client.copy_object(Bucket=dst_bucket, Key=dst_key, CopySource=copy_source)
+    storage.copy(client, uri, q_uri, version_id=version_id if version_id != "null" else None)
     log.info("quarantined %s -> %s", uri, q_uri)
 
 

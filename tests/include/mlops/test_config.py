@@ -87,3 +87,41 @@ def test_top_level_must_be_mapping(tmp_path):
     path.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match=r"must be a mapping"):
         load_dataset_config(path)
+
+
+# ---------------------------------------------------------------- positive_class
+def test_positive_class_is_unset_by_default():
+    assert load_dataset_config("credit").positive_class is None
+
+
+@pytest.mark.parametrize(("value", "target_values"), [("bad", ["bad", "good"]), (1, [0, 1]), (True, None)])
+def test_positive_class_keeps_its_scalar_type(tmp_path, value, target_values):
+    def mutate(raw):
+        raw["positive_class"] = value
+        raw["validation"]["target_values"] = target_values
+
+    cfg = load_dataset_config(_write(tmp_path, mutate))
+    assert cfg.positive_class == value and type(cfg.positive_class) is type(value)
+
+
+def test_positive_class_must_be_a_target_value(tmp_path):
+    path = _write(tmp_path, lambda raw: raw.update(positive_class="bad"))
+    with pytest.raises(
+        ConfigError, match=r"positive_class 'bad' is not one of validation\.target_values \[0, 1\]"
+    ):
+        load_dataset_config(path)
+
+
+def test_positive_class_is_for_classification_only(tmp_path):
+    raw = yaml.safe_load((CONFIG_DIR / "diabetes.yaml").read_text())
+    raw["positive_class"] = 1
+    path = tmp_path / "reg.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"positive_class \(1\) applies to classification only"):
+        load_dataset_config(path)
+
+
+def test_positive_class_rejects_non_scalars(tmp_path):
+    path = _write(tmp_path, lambda raw: raw.update(positive_class=[1]))
+    with pytest.raises(ConfigError, match=r"key 'positive_class"):
+        load_dataset_config(path)

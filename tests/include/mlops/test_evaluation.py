@@ -1,57 +1,14 @@
-"""Evaluation: metrics, the three gate rules, behavioural checks, blessing records and model cards."""
+"""Evaluation: the three gate rules, behavioural checks, blessing records and model cards."""
 
 from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
 
 from mlops import evaluation, serialization, storage, training
 from mlops.evaluation import FAIL, PASS, SKIP, Rule
 from tests.include.mlops.training_world import END, fast, seed_validated, with_updates
-
-
-# ---------------------------------------------------------------- metrics
-def test_classification_metrics_match_sklearn():
-    from sklearn import metrics
-
-    y = np.array([0, 0, 1, 1, 1, 0])
-    proba = np.array([0.1, 0.6, 0.7, 0.4, 0.9, 0.2])
-    pred = (proba >= 0.5).astype(int)
-    out = evaluation.classification_metrics(y, pred, proba)
-    assert out["accuracy"] == pytest.approx(4 / 6)
-    assert out["precision"] == pytest.approx(2 / 3) and out["recall"] == pytest.approx(2 / 3)
-    assert out["roc_auc"] == pytest.approx(metrics.roc_auc_score(y, proba))
-    assert out["log_loss"] == pytest.approx(metrics.log_loss(y, proba))
-    assert evaluation.confusion(y, pred) == {"labels": [0, 1], "matrix": [[2, 1], [1, 2]]}
-    # One class only: AUC is undefined (None), the rest still computes.
-    assert evaluation.classification_metrics(np.zeros(3), np.zeros(3), np.full(3, 0.2))["roc_auc"] is None
-
-
-def test_regression_metrics():
-    out = evaluation.regression_metrics([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 6.0])
-    assert out["mse"] == pytest.approx(1.0) and out["rmse"] == pytest.approx(1.0)
-    assert out["mae"] == pytest.approx(0.5) and out["r2"] == pytest.approx(0.2)
-    assert set(out) == {"mse", "rmse", "mae", "r2", "explained_variance"}
-
-
-def test_slice_metrics_per_value(credit_cfg, credit_day):
-    features, labels = credit_day
-    frame = features.merge(labels, on="application_id")
-    y = frame["default"].to_numpy()
-    proba = np.linspace(0.01, 0.99, len(frame))
-    slices = evaluation.slice_metrics(credit_cfg, frame, y, (proba > 0.5).astype(int), proba)
-    assert set(slices) == {"region", "home_ownership"}
-    assert sum(s["n"] for s in slices["region"].values()) == len(frame)
-    assert set(slices["region"]["north"]["metrics"]) == {
-        "accuracy",
-        "precision",
-        "recall",
-        "f1",
-        "roc_auc",
-        "log_loss",
-    }
 
 
 # ---------------------------------------------------------------- the gate, rule by rule

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops.errors import ConfigError
 
@@ -250,11 +250,6 @@ class DatasetConfig(_Section):
     scoring: ScoringSpec = ScoringSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
     registry: RegistrySpec = RegistrySpec()
-
-    @field_validator("features")
-    @classmethod
-    def _features_present(cls, v: FeatureSpec) -> FeatureSpec:
-        return v
 
     @model_validator(mode="after")
     def _cross_checks(self) -> DatasetConfig:

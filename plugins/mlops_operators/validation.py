@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
@@ -11,11 +11,15 @@ from airflow.sdk.exceptions import AirflowFailException
 from mlops_operators.common import fail_fast_on_bad_input, load_config, run_id, s3_client
 from mlops_operators.params import rendered_bool, rendered_params
 
+if TYPE_CHECKING:
+    from mlops.validation import ValidationReport
+
 
 class ValidateBatchOperator(BaseOperator):
     """Validate one batch against its dataset's GX expectation suite.
 
-    On success it writes ``<batch>.validation.json`` and the GX Data Docs page
+    On success it writes ``<batch>.validation.json`` (``mlops.artifacts.ValidationResult``,
+    which training reads back) and the GX Data Docs page
     ``<batch>.validation.html`` beside the batch and returns small metadata.
     On failure it copies the batch byte-for-byte to ``quarantine/<key>`` with the
     report beside it (the original stays), logs every failing expectation in
@@ -99,13 +103,14 @@ class ValidateBatchOperator(BaseOperator):
             )
         return report.metadata()
 
-    def _log_report(self, report) -> None:
+    def _log_report(self, report: ValidationReport) -> None:
+        result = report.result
         if report.cached:
-            self.log.info("already validated: %s (result %s)", report.data_uri, report.validation_uri)
+            self.log.info("already validated: %s (result %s)", result.batch_uri, result.validation_uri)
         for line in report.summary_lines():
             self.log.error("FAIL %s", line)
-        self.log.info("validation result: %s", report.validation_uri)
-        self.log.info("data docs: %s", report.docs_uri)
+        self.log.info("validation result: %s", result.validation_uri)
+        self.log.info("data docs: %s", result.docs_uri)
         if report.success:
             self.log.info("%s", report.verdict_line())
         else:

@@ -46,7 +46,9 @@ def test_downstream_does_not_run_after_a_failed_validation(dagbag, server_s3, cr
     bad_uri = artifacts.batch_uri(BUCKET, "credit", BAD_DAY)
     q_uri = artifacts.quarantine_uri(bad_uri)
     assert storage.get_bytes(server_s3, q_uri) == storage.get_bytes(server_s3, bad_uri)
-    assert storage.get_json(server_s3, artifacts.validation_uri(q_uri))["verdict"] == "rejected"
+    rejected = artifacts.read_artifact(server_s3, artifacts.validation_uri(q_uri), artifacts.ValidationResult)
+    assert rejected.verdict == "rejected" and rejected.batch_uri == bad_uri
+    assert rejected.quarantine_uri == q_uri
 
     good = dag.test(
         logical_date=pendulum.datetime(2026, 1, 1, tz="UTC"),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from mlops import artifacts, datagen, storage
+from mlops import artifacts, storage
+from mlops.dev import datagen
 from mlops_operators.validation import ValidateBatchOperator
 
 BUCKET = "mlops-test"
@@ -53,7 +55,8 @@ def test_clean_batch_returns_small_metadata_and_writes_the_result(seeded, capsys
     assert result["success"] is True and result["batch_uri"] == uri
     assert result["validation_uri"] == artifacts.validation_uri(uri) and result["row_count"] == 300
     assert len(json.dumps(result)) < 1000  # XCom stays small
-    assert storage.get_json(seeded, result["validation_uri"])["verdict"] == "accepted"
+    recorded = artifacts.read_artifact(seeded, result["validation_uri"], artifacts.ValidationResult)
+    assert recorded.verdict == "accepted" and recorded.batch_uri == uri
     assert storage.exists(seeded, result["docs_uri"])
     logs = _logs(capsys, caplog)
     assert f"VERDICT: PASS {uri}" in logs and f"data docs: {result['docs_uri']}" in logs
@@ -73,7 +76,8 @@ def test_bad_batch_fails_logs_each_expectation_and_quarantines(seeded, capsys, c
     assert "VERDICT: REJECTED" in logs and "quarantined" in logs
     q_uri = artifacts.quarantine_uri(uri)
     assert storage.get_bytes(seeded, q_uri) == storage.get_bytes(seeded, uri)
-    assert storage.get_json(seeded, artifacts.validation_uri(q_uri))["success"] is False
+    recorded = artifacts.read_artifact(seeded, artifacts.validation_uri(q_uri), artifacts.ValidationResult)
+    assert recorded.success is False and recorded.quarantine_uri == q_uri
 
 
 def test_fail_on_reject_false_records_and_continues(seeded):
@@ -96,9 +100,8 @@ def test_labelled_param_is_checked_after_rendering(seeded):
     op = _op(date(2026, 1, 1), labelled="True")  # as rendered from "{{ params.labelled }}"
     result = op.execute(context={})
     assert result["labelled"] is True and result["success"] is True
-    with pytest.raises(
-        AirflowFailException, match=r"'labelled' parameter .* must be a boolean\. Got 'maybe'"
-    ):
+    message = "The 'labelled' parameter of ValidateBatchOperator must be a boolean (true or false). Got 'maybe' instead."
+    with pytest.raises(AirflowFailException, match=re.escape(message)):
         _op(date(2026, 1, 1), labelled="maybe").execute(context={})
 
 

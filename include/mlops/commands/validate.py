@@ -63,8 +63,8 @@ def run(args) -> int:
     lines = [report.verdict_line(), *(f"  FAIL {line}" for line in report.summary_lines())]
     if report.quarantine_uri:
         lines.append(f"  quarantined: {report.quarantine_uri}")
-    if report.validation_uri:
-        lines.append(f"  result: {report.validation_uri}  docs: {report.docs_uri}")
+    if report.result.validation_uri:
+        lines.append(f"  result: {report.result.validation_uri}  docs: {report.result.docs_uri}")
     emit(args, report.to_dict(), "\n".join(lines))
     return EXIT_OK if report.success else EXIT_FAILED
 

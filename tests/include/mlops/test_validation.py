@@ -10,8 +10,9 @@ from datetime import date
 
 import pytest
 
-from mlops import artifacts, datagen, storage, validation
+from mlops import artifacts, storage, validation
 from mlops.cli import main
+from mlops.dev import datagen
 from mlops.errors import ConfigError, InputReadError, ValidationFailed
 
 BAD_DAY = date(2026, 1, 3)
@@ -87,6 +88,15 @@ def test_unknown_column_in_validation_config_is_named(credit_cfg):
         validation.build_suite(bad)
 
 
+def test_config_without_features_is_refused_before_a_suite_is_built(credit_cfg):
+    """FeatureSpec's own check does this (the no-op ``DatasetConfig._features_present`` is gone)."""
+    from pydantic import ValidationError
+
+    data = {**credit_cfg.to_dict(), "features": {"numeric": [], "categorical": []}}
+    with pytest.raises(ValidationError, match="at least one numeric or categorical feature is required"):
+        type(credit_cfg).model_validate(data)
+
+
 def test_hand_written_expectations_survive_regeneration(credit_cfg):
     hand = {
         "type": "expect_column_max_to_be_between",
@@ -107,10 +117,10 @@ def test_invalid_expectation_is_refused_not_dropped(credit_cfg, credit_day):
 
 # ------------------------------------------------------------------ verdicts
 def test_clean_generated_batch_passes(credit_cfg, credit_day):
-    report = validation.validate_frame(credit_day[0], credit_cfg, data_uri="s3://b/k.parquet")
+    report = validation.validate_frame(credit_day[0], credit_cfg, batch_uri="s3://b/k.parquet")
     assert report.success, _lines(report)
     assert report.failures == [] and report.summary_lines() == []
-    assert report.row_count == 2000 and report.evaluated == len(report.checks) > 80
+    assert report.result.row_count == 2000 and report.result.evaluated == len(report.result.checks) > 80
     assert report.verdict_line().startswith("VERDICT: PASS s3://b/k.parquet")
     json.dumps(report.to_dict())  # JSON-safe
 
@@ -119,7 +129,7 @@ def test_clean_labelled_and_diabetes_batches_pass(credit_cfg, diabetes_cfg):
     features, labels = _day(credit_cfg, scenario=datagen.Scenario(label_shift_start=date(2026, 1, 1)))
     report = validation.validate_frame(features.merge(labels), credit_cfg, labelled=True)
     assert report.success, _lines(report)
-    assert any(c.column == "default" for c in report.checks)
+    assert any(c.column == "default" for c in report.result.checks)
     features, labels = _day(diabetes_cfg, rows=60)
     assert validation.validate_frame(features, diabetes_cfg).success
     assert validation.validate_frame(features.merge(labels), diabetes_cfg, labelled=True).success
@@ -307,11 +317,13 @@ def test_quarantine_keeps_the_original_bytes(s3, bucket, credit_cfg):
     assert info.value.quarantine_uri == q_uri and q_uri in str(info.value)
     assert storage.get_bytes(s3, q_uri) == original  # byte-for-byte
     assert storage.get_bytes(s3, uri) == original  # the original stays where it was
-    report = storage.get_json(s3, artifacts.validation_uri(q_uri))
-    assert report["success"] is False and report["verdict"] == "rejected"
-    assert report["summary"][0].startswith('column "credit_score"')
-    assert report["source"]["sha256"] == storage.sha256_bytes(original)
-    assert storage.get_json(s3, artifacts.validation_uri(uri))["success"] is False
+    assert storage.get_json(s3, artifacts.validation_uri(q_uri))["verdict"] == "rejected"
+    report = artifacts.read_artifact(s3, artifacts.validation_uri(q_uri), artifacts.ValidationResult)
+    assert report.success is False and report.batch_uri == uri and report.quarantine_uri == q_uri
+    assert report.summary[0].startswith('column "credit_score"')
+    assert report.source.sha256 == storage.sha256_bytes(original)
+    beside = artifacts.read_artifact(s3, artifacts.validation_uri(uri), artifacts.ValidationResult)
+    assert beside.success is False and beside.run_id == "manual__1"
     page = storage.get_bytes(s3, validation.docs_uri(uri)).decode()
     assert "<html" in page.lower() and "credit_score" in page
     assert storage.exists(s3, validation.docs_uri(q_uri))
@@ -349,7 +361,8 @@ def test_labelled_validation_joins_the_late_labels(s3, bucket, credit_cfg):
     )  # labels exist for days 1-2 only (3-day delay)
     uri = artifacts.batch_uri(bucket, "credit", date(2026, 1, 1))
     report = validation.validate_and_record(s3, uri, credit_cfg, labelled=True)
-    assert report.success and report.labelled and report.source["labels"]["uri"].endswith("labels.parquet")
+    assert report.success and report.result.labelled
+    assert report.result.source.labels.uri.endswith("labels.parquet")
     assert validation.is_accepted(s3, uri, labelled=True)
     late = artifacts.batch_uri(bucket, "credit", date(2026, 1, 5))
     with pytest.raises(InputReadError, match=r"Labels for .* are not there yet.*3 days after"):
@@ -397,5 +410,5 @@ def test_csv_bytes_are_typed_by_the_config(credit_cfg, diabetes_cfg):
     features, _ = _day(diabetes_cfg, rows=30)
     buf = io.StringIO()
     features.to_csv(buf, index=False)
-    frame, fmt = validation._parse(buf.getvalue().encode(), "x.csv", diabetes_cfg)
+    frame, fmt = validation.parse_batch_bytes(buf.getvalue().encode(), "x.csv", diabetes_cfg)
     assert fmt == "csv" and frame["visit_date"].dtype.kind == "M" and set(frame["sex"]) <= {"1", "2"}

@@ -1,0 +1,67 @@
+"""Data validation with Great Expectations (GX Core 1.x): nothing trains on or scores an unchecked batch.
+
+Modules, in the order a batch meets them:
+
+- :mod:`~mlops.validation.suite`: one expectation suite per dataset in
+  ``include/expectations/<dataset>.json``, rendered from the dataset config's ``validation:``
+  section by :func:`build_suite` (``mlops suites``); hand-written expectations are kept.
+- :mod:`~mlops.validation.batch`: :func:`read_batch` reads Parquet/CSV (S3 or local), types CSV
+  by the config, joins late labels, and names the fix for every unreadable input.
+- :mod:`~mlops.validation.run`: :func:`validate_frame` runs the suite in an ephemeral GX
+  context and returns a :class:`ValidationReport` holding an
+  :class:`~mlops.artifacts.ValidationResult`.
+- :mod:`~mlops.validation.outcome`: one actionable line per failure, e.g. ``column
+  "credit_score": 39.8% null (796 of 2000 rows; allowed 2%) —
+  expect_column_values_to_not_be_null``, and the verdict line.
+- :mod:`~mlops.validation.record`: :func:`validate_and_record`, the step the DAGs run: the
+  result and the GX Data Docs page beside the batch and, on failure,
+  :mod:`~mlops.validation.quarantine` copies the batch byte-for-byte to ``quarantine/`` with
+  its result beside it (the original stays) and :class:`BatchRejected` is raised.
+- :mod:`~mlops.validation.results`: reading recorded results back and the per-batch summary.
+
+Other steps never import this package: they read the ``ValidationResult`` beside a batch
+with :func:`mlops.artifacts.read_artifact`.
+"""
+
+from mlops.artifacts import docs_uri
+from mlops.validation.batch import labels_uri_for, parse_batch_bytes, read_batch
+from mlops.validation.record import validate_and_record
+from mlops.validation.results import (
+    BatchRejected,
+    ValidationReport,
+    is_accepted,
+    read_validation,
+    summarize_validations,
+)
+from mlops.validation.run import validate_frame, validate_uri
+from mlops.validation.suite import (
+    SCOPES,
+    build_suite,
+    config_digest,
+    load_suite,
+    render_suite,
+    suite_path,
+    write_suite,
+)
+
+__all__ = [
+    "SCOPES",
+    "BatchRejected",
+    "ValidationReport",
+    "build_suite",
+    "config_digest",
+    "docs_uri",
+    "is_accepted",
+    "labels_uri_for",
+    "load_suite",
+    "parse_batch_bytes",
+    "read_batch",
+    "read_validation",
+    "render_suite",
+    "suite_path",
+    "summarize_validations",
+    "validate_and_record",
+    "validate_frame",
+    "validate_uri",
+    "write_suite",
+]

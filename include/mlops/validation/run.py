@@ -1,0 +1,235 @@
+"""Running a suite on a DataFrame with Great Expectations (GX Core 1.x) in an ephemeral context.
+
+GX is imported inside functions only, once per process (its import takes seconds); analytics
+and progress bars are off and its INFO chatter is kept out of task logs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import time
+from datetime import UTC, datetime
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from mlops import artifacts
+from mlops.config import DatasetConfig
+from mlops.errors import ConfigError
+from mlops.validation.batch import read_batch
+from mlops.validation.outcome import PARTIAL_UNEXPECTED_COUNT, outcome, summary_lines, verdict_line
+from mlops.validation.results import ValidationReport
+from mlops.validation.suite import load_suite, select_scope
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _gx():
+    """Import GX (once per process) with analytics off and its INFO chatter out of task logs."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+
+    # GX pins some module loggers to INFO (e.g. "Created temporary directory ..." per context)
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith("great_expectations") and isinstance(logger, logging.Logger):
+            if logger.level == logging.NOTSET or logger.level >= logging.WARNING:
+                continue
+            logger.setLevel(logging.WARNING)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    return gx
+
+
+def _gx_suite(gx, suite: dict[str, Any]):
+    """The GX ExpectationSuite of a suite dict; an invalid entry is refused, never silently dropped."""
+    configs = [{k: e[k] for k in ("type", "kwargs", "meta") if k in e} for e in suite.get("expectations", [])]
+    fix = f"fix include/expectations/{suite['name'].split('.')[0]}.json."
+    try:
+        gx_suite = gx.ExpectationSuite(
+            name=suite["name"], expectations=configs, meta=dict(suite.get("meta") or {})
+        )
+    except Exception as err:  # pydantic/GX errors from one bad entry
+        detail = " ".join(str(err).split())[:300]
+        raise ConfigError(
+            f"Expectation suite {suite['name']!r} has invalid expectations: {detail}; {fix}"
+        ) from err
+    if len(gx_suite.expectations) != len(configs):  # GX logs and drops invalid entries: refuse instead
+        known = {
+            (e.expectation_type, json.dumps(e.configuration.kwargs, sort_keys=True, default=str))
+            for e in gx_suite.expectations
+        }
+        bad = [
+            c["type"]
+            for c in configs
+            if (c["type"], json.dumps(c["kwargs"], sort_keys=True, default=str)) not in known
+        ]
+        raise ConfigError(
+            f"Expectation suite {suite['name']!r} has {len(configs) - len(gx_suite.expectations)} invalid "
+            f"expectations ({bad[:5]}); {fix}"
+        )
+    return gx_suite
+
+
+def _plain(obj: Any) -> Any:
+    """numpy scalars -> Python (GX 1.24 leaks np.bool/np.float64 that its serializer and renderer reject)."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_plain(v) for v in obj)
+    item = getattr(obj, "item", None)
+    if callable(item) and type(obj).__module__ == "numpy":
+        return item()
+    return obj
+
+
+def _docs_page(result) -> str | None:
+    """GX's Data Docs page for a validation result (None if rendering fails: it is a convenience)."""
+    try:
+        from great_expectations.render.renderer import ValidationResultsPageRenderer
+        from great_expectations.render.view import DefaultJinjaPageView
+
+        page = ValidationResultsPageRenderer().render(result)
+        return DefaultJinjaPageView().render(page, data_context_id=None, show_how_to_buttons=False)
+    except Exception as err:  # never fail a validation over the page
+        log.warning("GX Data Docs rendering failed (%s); using the plain fallback page", err)
+        return None
+
+
+def _run_gx(df: pd.DataFrame, suite: dict[str, Any], *, run_name: str, docs: bool):
+    """Run ``suite`` on ``df`` in a fresh ephemeral context; returns (GX result dict, Data Docs HTML or None).
+
+    The suite is validated on a whole-dataframe batch definition. The page is
+    rendered with GX's Data Docs renderer and page view (what the site builder
+    runs); results are not routed through a Checkpoint because GX 1.24 with
+    numpy 2 stores ``np.bool`` successes (expect_column_quantile_values_to_be_between)
+    that its result store cannot serialize.
+    """
+    gx = _gx()
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    asset = context.data_sources.add_pandas("mlops").add_dataframe_asset(suite["name"].split(".")[0])
+    batch = asset.add_batch_definition_whole_dataframe("batch").get_batch(batch_parameters={"dataframe": df})
+    result_format = {"result_format": "BASIC", "partial_unexpected_count": PARTIAL_UNEXPECTED_COUNT}
+    result = batch.validate(_gx_suite(gx, suite), result_format=result_format)
+    for r in result.results:
+        r.success = bool(r.success)
+        r.result = _plain(r.result)
+    run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
+    result.meta["run_id"] = run_id
+    result.meta["validation_time"] = run_id.run_time
+    html = _docs_page(result) if docs else None
+    return _plain(result.to_json_dict()), html
+
+
+def fallback_html(result: artifacts.ValidationResult) -> str:
+    """Minimal self-rendered page, used only if GX's page renderer fails."""
+    rows = "".join(
+        f"<tr class='{'ok' if c.success else 'bad'}'><td>{'pass' if c.success else 'FAIL'}</td>"
+        f"<td>{escape(c.column or 'table')}</td><td>{escape(c.expectation)}</td><td>{escape(c.message)}</td></tr>"
+        for c in result.checks
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Validation "
+        f"{escape(result.batch_uri)}</title><style>body{{font-family:sans-serif}}.bad{{background:#fdd}}"
+        "td{padding:2px 8px}</style></head><body>"
+        f"<h1>{escape(verdict_line(result))}</h1><table>{rows}</table></body></html>"
+    )
+
+
+def _checks_in_suite_order(
+    gx_result: dict[str, Any], suite: dict[str, Any]
+) -> list[artifacts.ExpectationOutcome]:
+    def key(expectation: str, kwargs: dict[str, Any]) -> str:
+        return json.dumps([expectation, kwargs], sort_keys=True, default=str)
+
+    order = {key(e["type"], e["kwargs"]): i for i, e in enumerate(suite["expectations"])}
+    checks = [outcome(r) for r in gx_result.get("results", [])]
+    return sorted(checks, key=lambda c: order.get(key(c.expectation, c.kwargs), 1 << 30))
+
+
+def validate_frame(
+    df: pd.DataFrame,
+    cfg: DatasetConfig,
+    *,
+    labelled: bool = False,
+    batch_uri: str = "<frame>",
+    suite: dict[str, Any] | None = None,
+    docs: bool = False,
+    run_id: str | None = None,
+    source: artifacts.BatchSource | None = None,
+) -> ValidationReport:
+    """Validate a DataFrame against the dataset's GX suite (or ``suite``) in an ephemeral context.
+
+    Parameters
+    ----------
+    df : the batch (features, plus the target when ``labelled``).
+    cfg : the dataset config.
+    labelled : also run the labelled-scope expectations (target values, class balance).
+    batch_uri : where the frame came from, for messages and the result.
+    suite : a suite dict (as :func:`build_suite` returns); default: the committed file.
+    docs : also render the GX Data Docs page into ``report.docs_html``.
+    run_id : the run that validates (names the GX run; recorded in the result).
+    source : the exact bytes read (:func:`read_batch`); None for a frame built in memory.
+
+    Returns
+    -------
+    ValidationReport
+    """
+    started = time.perf_counter()
+    suite = load_suite(cfg, labelled=labelled) if suite is None else select_scope(suite, labelled=labelled)
+    base = run_id or (batch_uri.rsplit("/", 2)[-2] if "/" in batch_uri else batch_uri)
+    gx_result, html = _run_gx(df, suite, run_name=artifacts.safe_key(base)[:100] or "frame", docs=docs)
+    checks = _checks_in_suite_order(gx_result, suite)
+    stats = gx_result.get("statistics") or {}
+    result = artifacts.ValidationResult(
+        dataset=cfg.name,
+        batch_uri=batch_uri,
+        success=bool(gx_result.get("success")),
+        labelled=labelled,
+        row_count=int(len(df)),
+        column_count=int(df.shape[1]),
+        suite=suite["name"],
+        suite_digest=str((suite.get("meta") or {}).get("config_digest", "")),
+        evaluated=int(stats.get("evaluated_expectations", len(checks))),
+        successful=int(stats.get("successful_expectations", sum(c.success for c in checks))),
+        checks=checks,
+        summary=summary_lines([c for c in checks if not c.success]),
+        checked_at=artifacts.utc_now_iso(),
+        seconds=round(time.perf_counter() - started, 3),
+        gx_version=str((gx_result.get("meta") or {}).get("great_expectations_version", "")),
+        source=source,
+        run_id=run_id,
+        validation_uri=None,
+        docs_uri=None,
+        quarantine_uri=None,
+    )
+    return ValidationReport(result, docs_html=(html or fallback_html(result)) if docs else None)
+
+
+def validate_uri(
+    client,
+    uri: str,
+    cfg: DatasetConfig,
+    *,
+    labelled: bool = False,
+    docs: bool = False,
+    run_id: str | None = None,
+) -> ValidationReport:
+    """Read a Parquet or CSV batch from S3 (or a local path) and validate it; records nothing.
+
+    Raises
+    ------
+    InputReadError
+        If the input cannot be read as a table at all (see :func:`read_batch`).
+    """
+    frame, source = read_batch(client, uri, cfg, labelled=labelled)
+    return validate_frame(
+        frame, cfg, labelled=labelled, batch_uri=uri, docs=docs, run_id=run_id, source=source
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, AssetAlias
 
+from mlops.artifacts import production_pointer_uri, retrain_requests_prefix
 from mlops.storage import DEFAULT_BUCKET
 
 PRODUCTION_MODEL_ALIAS = "mlops_production_model"
@@ -20,19 +21,17 @@ PRODUCTION_MODEL_ALIAS = "mlops_production_model"
 
 def production_model_asset(dataset: str, bucket: str | None = None) -> Asset:
     """The production pointer of ``dataset``'s model as an Asset."""
-    bucket = bucket or DEFAULT_BUCKET
     return Asset(
-        uri=f"s3://{bucket}/models/{dataset}/aliases/production.json",
+        uri=production_pointer_uri(bucket or DEFAULT_BUCKET, dataset),
         name=f"{dataset}_production_model",
         group="mlops",
     )
 
 
 def retrain_request_asset(dataset: str, bucket: str | None = None) -> Asset:
-    """Retrain requests written by monitoring for ``dataset``."""
-    bucket = bucket or DEFAULT_BUCKET
+    """Retrain requests written by monitoring for ``dataset`` (``artifacts.retrain_requests_prefix``)."""
     return Asset(
-        uri=f"s3://{bucket}/monitoring/{dataset}/retrain_requests/",
+        uri=retrain_requests_prefix(bucket or DEFAULT_BUCKET, dataset),
         name=f"{dataset}_retrain_request",
         group="mlops",
     )

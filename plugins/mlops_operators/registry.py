@@ -15,10 +15,10 @@ from mlops_operators.params import rendered_bool, rendered_int, rendered_params,
 PUBLISH_VERSION_TEMPLATE = "{{ ti.xcom_pull(task_ids='publish_model')['version'] }}"
 
 
-def _registry(client, bucket: str, name: str):
+def _registry(client, bucket: str, dataset: str):
     from mlops.registry import ModelRegistry
 
-    return ModelRegistry(client, bucket, name)
+    return ModelRegistry(client, bucket, dataset)
 
 
 class _PointerOperator(BaseOperator):
@@ -39,13 +39,15 @@ class PublishModelOperator(BaseOperator):
 
     Reads ``blessing.json`` in the candidate prefix first: an unblessed candidate is
     not an error, the task logs the verdict and is skipped. ``force`` publishes it
-    anyway; that is recorded in the manifest and the audit trail. A retry of the same
-    run returns the version it already published.
+    anyway (unless its behavioural checks failed) and needs a ``reason``; both are
+    recorded in the manifest (``forced``, ``force_reason``) and the audit trail. A retry
+    of the same run returns the version it already published.
 
-    :param dataset: model name (== dataset name) (templated)
-    :param candidate_prefix: ``s3://.../candidates/<dataset>/<run>/`` with ``model.skops`` (templated)
+    :param dataset: the dataset, which names the registered model (templated)
+    :param candidate_prefix: the candidate's ``s3://.../candidates/<dataset>/<run>/`` URI with
+        ``model.skops`` (templated)
     :param force: publish even if not blessed, e.g. ``"{{ params.force_promote }}"`` (templated)
-    :param reason: why (recorded in the audit trail) (templated)
+    :param reason: why (recorded in the audit trail; the force reason when forced) (templated)
     :param bucket: registry bucket (templated)
     :param aws_conn_id: Airflow connection for S3
     """
@@ -83,18 +85,14 @@ class PublishModelOperator(BaseOperator):
         with common.fail_fast_on_bad_input():
             try:
                 result = _registry(client, self.bucket, self.dataset).publish(
-                    candidate_prefix=self.candidate_prefix,
+                    candidate_uri=self.candidate_prefix,
                     run=run,
-                    force=force,
                     reason=reason,
+                    force=force,
+                    force_reason=reason,
                 )
             except NotBlessedError as err:
-                rules = err.blessing.get("rules") or []
-                failed = [
-                    r.get("rule") or r.get("name")
-                    for r in rules
-                    if isinstance(r, dict) and not r.get("passed")
-                ]
+                failed = err.blessing.failed if err.blessing else "no blessing.json"
                 self.log.info(
                     "VERDICT: NOT BLESSED candidate=%s failed=%s -> not published",
                     self.candidate_prefix,
@@ -129,7 +127,7 @@ class PromoteModelOperator(_PointerOperator):
     checksums, it loads, a smoke prediction). Declare ``production_model_alias()`` or the
     dataset's ``production_model_asset`` as outlet so scoring runs on the new model.
 
-    :param dataset: model name (templated)
+    :param dataset: the dataset, which names the registered model (templated)
     :param version: version to promote; defaults to the ``publish_model`` task's result (templated)
     :param expected_etag: override the pointer ETag to compare against (templated)
     :param force: promote even if not blessed (audited) (templated)
@@ -205,7 +203,7 @@ class PromoteModelOperator(_PointerOperator):
             pointer.actor,
         )
         self._emit_asset_event(context, self.dataset, self.bucket, pointer)
-        return {"dataset": self.dataset, **pointer.to_dict()}
+        return pointer.to_dict()
 
 
 class RollbackModelOperator(_PointerOperator):
@@ -215,7 +213,7 @@ class RollbackModelOperator(_PointerOperator):
     compare-and-swap and an audit event ``action: rollback`` is written. Artifacts are
     never copied or changed.
 
-    :param model: model name (templated)
+    :param dataset: the dataset, which names the registered model (templated)
     :param target_version: version to roll back to; empty means ``previous_version`` (templated)
     :param reason: why (at least 10 characters) (templated)
     :param alias: alias to move (templated)
@@ -223,13 +221,13 @@ class RollbackModelOperator(_PointerOperator):
     :param aws_conn_id: Airflow connection for S3
     """
 
-    template_fields = ("model", "target_version", "reason", "alias", "bucket")
+    template_fields = ("dataset", "target_version", "reason", "alias", "bucket")
     ui_color = "#fde2e1"
 
     def __init__(
         self,
         *,
-        model: str,
+        dataset: str,
         reason: str,
         target_version: str | None = None,
         alias: str = "production",
@@ -238,7 +236,7 @@ class RollbackModelOperator(_PointerOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model = model
+        self.dataset = dataset
         self.reason = reason
         self.target_version = target_version
         self.alias = alias
@@ -253,7 +251,7 @@ class RollbackModelOperator(_PointerOperator):
         actor, run, request_id = common.who(context)
         self.log.info("rollback target: %s", target or "previous_version of the pointer")
         with common.fail_fast_on_bad_input():
-            pointer = _registry(client, self.bucket, self.model).rollback(
+            pointer = _registry(client, self.bucket, self.dataset).rollback(
                 target=target,
                 reason=reason,
                 actor=actor,
@@ -269,8 +267,8 @@ class RollbackModelOperator(_PointerOperator):
             pointer.reason,
             pointer.actor,
         )
-        self._emit_asset_event(context, self.model, self.bucket, pointer)
-        return {"dataset": self.model, **pointer.to_dict()}
+        self._emit_asset_event(context, self.dataset, self.bucket, pointer)
+        return pointer.to_dict()
 
 
 class RetireModelsOperator(BaseOperator):
@@ -279,7 +277,7 @@ class RetireModelsOperator(BaseOperator):
     Never retired: what an alias points to and its ``previous_version``, the newest
     ``keep_last`` versions, anything younger than ``grace_days``.
 
-    :param dataset: model name (templated)
+    :param dataset: the dataset, which names the registered model (templated)
     :param keep_last: newest versions to keep; empty means ``registry.keep_last`` of the config (templated)
     :param grace_days: grace period; empty means ``registry.grace_days`` of the config (templated)
     :param bucket: registry bucket (templated)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pendulum
 import pytest
 from dag_runs import task_states
 
-from mlops import artifacts, storage
 from mlops.registry import ModelRegistry
+from tests.conftest import write_candidate
 
 BUCKET = "mlops-test"
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -45,15 +44,8 @@ def _seed_registry(client, versions: int, promote: list[str]) -> ModelRegistry:
     blob = _model_bytes()
     reg = ModelRegistry(client, BUCKET, "credit")
     for i in range(versions):
-        prefix = artifacts.candidate_prefix(BUCKET, "credit", f"seed-{i}")
-        storage.put_bytes(client, prefix + "model.skops", blob)
-        storage.put_json(
-            client,
-            prefix + "training.json",
-            {"feature_signature": {"columns": [{"name": "income", "kind": "numeric"}]}},
-        )
-        storage.put_json(client, prefix + "blessing.json", {"blessed": True})
-        reg.publish(candidate_prefix=prefix, run={"dag_id": "seed", "run_id": f"seed-{i}"})
+        prefix = write_candidate(client, BUCKET, f"seed-{i}", blob, features={"income": "numeric"})
+        reg.publish(candidate_uri=prefix, run={"dag_id": "seed", "run_id": f"seed-{i}"})
     for v in promote:
         current = reg.pointer()
         reg.promote(
@@ -65,7 +57,8 @@ def _seed_registry(client, versions: int, promote: list[str]) -> ModelRegistry:
 def test_rollback_dag_params_form(registry_dags):
     dag = registry_dags["mlops_rollback"]
     params = dag.params
-    assert params.get_param("model").schema["enum"] == ["credit", "diabetes"]
+    assert params.get_param("dataset").schema["enum"] == ["credit", "diabetes"]
+    assert params.get_param("dataset").schema["title"] == "Model"
     assert params.get_param("reason").schema["minLength"] == 10
     assert params.get_param("target_version").value is None
     assert type(dag.timetable).__name__ == "NullTimetable"  # schedule=None: triggered from the UI
@@ -80,7 +73,7 @@ def test_rollback_then_retention_then_refused_rollback(registry_dags, server_s3)
     rollback = registry_dags["mlops_rollback"]
     dr = rollback.test(
         logical_date=pendulum.datetime(2026, 2, 15, tz="UTC"),
-        run_conf={"model": "credit", "reason": "v0003 misbehaves on region north"},
+        run_conf={"dataset": "credit", "reason": "v0003 misbehaves on region north"},
     )
     assert dr.state == "success", task_states(dr)
     pointer = reg.pointer()
@@ -100,7 +93,7 @@ def test_rollback_then_retention_then_refused_rollback(registry_dags, server_s3)
     dr = rollback.test(
         logical_date=pendulum.datetime(2026, 2, 23, tz="UTC"),
         run_conf={
-            "model": "credit",
+            "dataset": "credit",
             "target_version": "v0001",
             "reason": "try to roll back to a retired version",
         },
@@ -109,6 +102,4 @@ def test_rollback_then_retention_then_refused_rollback(registry_dags, server_s3)
     assert task_states(dr) == {"rollback_model": "failed"}
     after = reg.pointer()
     assert (after.version, after.etag) == (pointer.version, pointer.etag)
-    assert datetime.fromisoformat(after.time.replace("Z", "+00:00")) >= datetime.fromisoformat(
-        pointer.time.replace("Z", "+00:00")
-    )
+    assert after.updated_at == pointer.updated_at

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -17,6 +19,7 @@ from mlops_operators.registry import (
     RetireModelsOperator,
     RollbackModelOperator,
 )
+from tests import conftest as candidates
 
 BUCKET = "mlops-test"
 
@@ -50,30 +53,15 @@ def model_bytes():
 
 
 def candidate(client, run_key, model_bytes, *, blessed=True, baseline_etag=None):
-    prefix = artifacts.candidate_prefix(BUCKET, "credit", run_key)
-    storage.put_bytes(client, prefix + "model.skops", model_bytes)
-    storage.put_json(
+    return candidates.write_candidate(
         client,
-        prefix + "training.json",
-        {
-            "feature_signature": {
-                "columns": [{"name": "income", "kind": "numeric"}, {"name": "age", "kind": "numeric"}]
-            },
-            "data_hash": "h" * 64,
-        },
+        BUCKET,
+        run_key,
+        model_bytes,
+        features={"income": "numeric", "age": "numeric"},
+        blessed=blessed,
+        baseline_etag=baseline_etag,
     )
-    storage.put_json(client, prefix + "metrics.json", {"roc_auc": 0.8})
-    storage.put_json(
-        client,
-        prefix + "blessing.json",
-        {
-            "blessed": blessed,
-            "candidate": run_key,
-            "baseline_pointer_etag": baseline_etag,
-            "rules": [{"rule": "min_roc_auc", "passed": blessed}, {"rule": "max_log_loss", "passed": True}],
-        },
-    )
-    return prefix
 
 
 class FakeOutletEvents(dict):
@@ -118,18 +106,24 @@ def test_publish_skips_an_unblessed_candidate_and_force_is_audited(client, model
     assert "VERDICT: NOT BLESSED candidate=" in oplog.text and "failed=['min_roc_auc']" in oplog.text
     assert ModelRegistry(client, BUCKET, "credit").versions() == []
 
+    with pytest.raises(AirflowFailException, match="'force_reason' parameter of publish must be a non-empty"):
+        publish_op(prefix, force="True", reason="None").execute(context(run_id="run-2", user="bob"))
     out = publish_op(prefix, force="True", reason="approved by risk").execute(
         context(run_id="run-2", user="bob")
     )
-    assert out["forced"] is True
+    assert out["forced"] is True and out["dataset"] == "credit"
     assert "FORCED publish of an unblessed candidate" in oplog.text
-    event = storage.get_json(client, f"s3://{BUCKET}/models/credit/audit/publish-v0001.json")
-    assert event["forced"] is True and event["actor"].startswith("bob")
+    event = artifacts.read_artifact(
+        client, f"s3://{BUCKET}/models/credit/audit/publish-v0001.json", artifacts.AuditEvent
+    )
+    assert event.forced is True and event.actor.startswith("bob") and event.reason == "approved by risk"
+    manifest = ModelRegistry(client, BUCKET, "credit").manifest("v0001")
+    assert (manifest.forced, manifest.force_reason) == (True, "approved by risk")
 
 
-def test_publish_fails_fast_without_model(client):
-    prefix = artifacts.candidate_prefix(BUCKET, "credit", "broken")
-    storage.put_json(client, prefix + "blessing.json", {"blessed": True})
+def test_publish_fails_fast_without_model(client, model_bytes):
+    prefix = candidate(client, "broken", model_bytes)
+    storage.delete(client, artifacts.model_uri(prefix))
     with pytest.raises(AirflowFailException, match="model.skops does not exist"):
         publish_op(prefix).execute(context())
 
@@ -149,6 +143,7 @@ def test_promote_uses_the_blessing_etag_and_refuses_when_production_moved(client
     )
     out = op.execute(ctx)
     assert (out["version"], out["sequence"], out["actor"]) == ("v0001", 1, "mlops_training/run-1")
+    assert out["dataset"] == "credit" and out["etag"] and out["updated_at"].endswith("Z")
     assert "production: none → v0001 (reason first model, by mlops_training/run-1)" in oplog.text
     assert ctx["outlet_events"][alias].added == [
         (asset, {"version": "v0001", "previous_version": None, "sequence": 1, "action": "promote"})
@@ -190,14 +185,19 @@ def test_rollback_logs_the_move_and_who(client, model_bytes, oplog):
     ctx = context(run_id="manual__rb", task_id="rollback_model", user="alice", dag_id="mlops_rollback")
     op = RollbackModelOperator(
         task_id="rollback_model",
-        model="credit",
+        dataset="credit",
         target_version="None",
         reason="v2 misbehaves in region north",
         bucket=BUCKET,
         outlets=[production_model_asset("credit", BUCKET)],
     )
     out = op.execute(ctx)
-    assert (out["version"], out["previous_version"], out["action"]) == ("v0001", "v0002", "rollback")
+    assert (out["dataset"], out["version"], out["previous_version"], out["action"]) == (
+        "credit",
+        "v0001",
+        "v0002",
+        "rollback",
+    )
     assert (
         "production: v0002 → v0001 (reason v2 misbehaves in region north, "
         "by alice (via mlops_rollback manual__rb))"
@@ -211,14 +211,14 @@ def test_rollback_refusal_fails_fast_and_keeps_the_pointer(client, model_bytes):
     before = reg.pointer()
     op = RollbackModelOperator(
         task_id="rollback_model",
-        model="credit",
+        dataset="credit",
         target_version="v0009",
         reason="roll back to a version that does not exist",
         bucket=BUCKET,
     )
     with pytest.raises(AirflowFailException, match="has no version v0009"):
         op.execute(context(task_id="rollback_model"))
-    short = RollbackModelOperator(task_id="rollback_model", model="credit", reason="oops", bucket=BUCKET)
+    short = RollbackModelOperator(task_id="rollback_model", dataset="credit", reason="oops", bucket=BUCKET)
     with pytest.raises(AirflowFailException, match="at least 10 characters"):
         short.execute(context(task_id="rollback_model"))
     assert reg.pointer().etag == before.etag
@@ -227,18 +227,22 @@ def test_rollback_refusal_fails_fast_and_keeps_the_pointer(client, model_bytes):
 def test_retire_models_applies_the_policy(client, model_bytes, oplog):
     reg = _two_in_production(client, model_bytes)
     publish_op(candidate(client, "run-3", model_bytes)).execute(context(run_id="run-3"))
-    storage.put_json(
+    current = reg.pointer()
+    artifacts.write_artifact(
         client,
         reg.alias_uri(),
-        {**reg.pointer().body(), "previous_version": None},
-        if_match=reg.pointer().etag,
+        dataclasses.replace(current.pointer, previous_version=None),
+        if_match=current.etag,
     )  # production=v0002 without a previous version
     out = RetireModelsOperator(
         task_id="retire_models", dataset="credit", keep_last="1", grace_days="0", bucket=BUCKET
     ).execute(context(dag_id="mlops_retention"))
-    assert out["retired"] == ["v0001"] and out["kept"] == ["v0002", "v0003"]
+    assert out["retired"] == ["v0001"] and out["kept"] == ["v0002", "v0003"] and out["dataset"] == "credit"
     assert "retention v0002: keep (alias 'production' points to it)" in oplog.text
-    with pytest.raises(AirflowFailException, match="'keep_last' parameter must be an integer"):
+    message = (
+        "The 'keep_last' parameter of RetireModelsOperator must be a positive integer. Got 'many' instead."
+    )
+    with pytest.raises(AirflowFailException, match=re.escape(message)):
         RetireModelsOperator(
             task_id="retire_models", dataset="credit", keep_last="many", bucket=BUCKET
         ).execute(context())

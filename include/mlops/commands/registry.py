@@ -1,4 +1,4 @@
-"""``mlops registry versions|show|history|verify NAME``: read the S3 model registry."""
+"""``mlops registry versions|show|history|verify DATASET``: read the S3 model registry."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def register(sub) -> None:
 
     def action(name: str, help_text: str, func, extra=None):
         q = rsub.add_parser(name, help=help_text)
-        q.add_argument("name", help="model name (== dataset name)")
+        q.add_argument("dataset", help="the dataset, which names the registered model")
         if extra:
             extra(q)
         q.add_argument("--bucket", default=storage.DEFAULT_BUCKET)
@@ -47,7 +47,7 @@ def register(sub) -> None:
 def _registry(args):
     from mlops.registry import ModelRegistry
 
-    return ModelRegistry(storage.client_from_env(), args.bucket, args.name)
+    return ModelRegistry(storage.client_from_env(), args.bucket, args.dataset)
 
 
 def run_versions(args) -> int:
@@ -66,11 +66,11 @@ def run_versions(args) -> int:
         rows.append(
             {
                 "version": v,
-                "created_at": m.get("created_at"),
-                "run_id": (m.get("run") or {}).get("run_id"),
-                "blessed": (m.get("blessing") or {}).get("blessed"),
-                "forced": (m.get("publish") or {}).get("forced"),
-                "estimator": (m.get("model") or {}).get("estimator"),
+                "created_at": m.created_at,
+                "run_id": m.run_id,
+                "blessed": m.blessed,
+                "forced": m.forced,
+                "estimator": m.estimator,
                 "tags": tags,
             }
         )
@@ -80,26 +80,31 @@ def run_versions(args) -> int:
         f"{'  [' + ', '.join(r['tags']) + ']' if r['tags'] else ''}"
         for r in rows
     ]
-    emit(args, {"name": args.name, "versions": rows}, "\n".join(lines) or f"no versions of {args.name}")
+    emit(
+        args,
+        {"dataset": args.dataset, "versions": rows},
+        "\n".join(lines) or f"no versions of {args.dataset}",
+    )
     return EXIT_OK
 
 
 def run_show(args) -> int:
     reg = _registry(args)
-    version, manifest = reg.resolve(args.ref)
+    resolved = reg.resolve(args.ref)
+    version, manifest = resolved.version, resolved.manifest.to_dict()
     pointer = reg.pointer()
     payload = {
-        "name": args.name,
+        "dataset": args.dataset,
         "ref": args.ref,
         "version": version,
         "manifest": manifest,
         "retired": reg.is_retired(version),
         "production": pointer.to_dict() if pointer else None,
     }
-    text = [f"# {args.name} {version} ({args.ref})  {reg.manifest_uri(version)}"]
+    text = [f"# {args.dataset} {version} ({args.ref})  {reg.manifest_uri(version)}"]
     if pointer and pointer.version == version:
         text.append(
-            f"production since {pointer.time} (sequence {pointer.sequence}, by {pointer.actor}: "
+            f"production since {pointer.updated_at} (sequence {pointer.sequence}, by {pointer.actor}: "
             f"{pointer.reason})"
         )
     text.append(json.dumps(manifest, indent=2, sort_keys=True, default=str))
@@ -111,18 +116,16 @@ def run_history(args) -> int:
     rows = _registry(args).history()
     lines = []
     for r in rows:
-        move = (
-            f"{r.get('from_version') or '-'} -> {r.get('to_version')}"
-            if r.get("alias")
-            else f"{r.get('version')}"
-        )
-        flag = " (forced)" if r.get("forced") else ""
+        move = f"{r['from_version'] or '-'} -> {r['version']}" if r["alias"] else r["version"]
+        flag = " (forced)" if r["forced"] else ""
         missing = "  [no audit event]" if r.get("audit_missing") else ""
         lines.append(
-            f"{r.get('time')}  {r.get('action', ''):<8}{flag} {r.get('alias') or '':<10} {move:<16} "
-            f"by {r.get('actor')}: {r.get('reason') or ''}{missing}"
+            f"{r['created_at']}  {r['action']:<8}{flag} {r['alias'] or '':<10} {move:<16} "
+            f"by {r['actor']}: {r['reason'] or ''}{missing}"
         )
-    emit(args, {"name": args.name, "history": rows}, "\n".join(lines) or f"no history for {args.name}")
+    emit(
+        args, {"dataset": args.dataset, "history": rows}, "\n".join(lines) or f"no history for {args.dataset}"
+    )
     return EXIT_OK
 
 
@@ -135,5 +138,9 @@ def run_verify(args) -> int:
             if a.get("problem"):
                 lines.append(f"  {a['file']}: {a['problem']}")
     ok = all(r["ok"] for r in results)
-    emit(args, {"name": args.name, "ok": ok, "versions": results}, "\n".join(lines) or "nothing to verify")
+    emit(
+        args,
+        {"dataset": args.dataset, "ok": ok, "versions": results},
+        "\n".join(lines) or "nothing to verify",
+    )
     return EXIT_OK if ok else EXIT_FAILED

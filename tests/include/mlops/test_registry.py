@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlops import artifacts, storage
+from mlops import artifacts, serialization, storage
 from mlops import registry as registry_mod
-from mlops.errors import ConcurrentUpdateError, IntegrityError, RegistryError
+from mlops.errors import ArtifactSchemaError, ConcurrentUpdateError, IntegrityError, RegistryError
+from mlops.models import normalize_version
 from mlops.registry import ModelRegistry, NotBlessedError, PointerConflictError, registry_summary
+from tests import conftest as candidates
 
 BUCKET = "mlops-test"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -61,56 +64,22 @@ def models():
     return out
 
 
-def write_candidate(client, run_key, model_bytes, *, blessed=True, baseline_etag=None, with_canned=True):
-    prefix = artifacts.candidate_prefix(BUCKET, "credit", run_key)
-    storage.put_bytes(client, prefix + "model.skops", model_bytes)
-    batch = artifacts.batch_uri(BUCKET, "credit", "2026-01-05")
-    training = {
-        "task": "classification",
-        "model": {"estimator": "logistic_regression"},
-        "estimator_params": {"C": 1.0},
-        "seed": 42,
-        "data_hash": "d" * 64,
-        "window": {"start": "2026-01-01", "end": "2026-01-05", "window_days": 5},
-        "split": {"train_rows": 300, "holdout_rows": 100, "train_days": ["2026-01-01"]},
-        "lineage": [
-            {
-                "day": "2026-01-05",
-                "batch_uri": batch,
-                "batch_version_id": "vid-1",
-                "batch_rows": 400,
-                "labels_uri": artifacts.labels_uri(BUCKET, "credit", "2026-01-05"),
-                "labels_version_id": "vid-2",
-                "validation_uri": artifacts.validation_uri(batch),
-                "joined_rows": 400,
-            }
-        ],
-        "feature_signature": {
-            "columns": [{"name": "income", "kind": "numeric"}, {"name": "region", "kind": "categorical"}],
-            "sha256": "f" * 64,
-        },
-    }
-    if with_canned:
-        training["canned_rows"] = [{"income": 0.5, "region": "north"}, {"income": None, "region": "east"}]
-    storage.put_json(client, prefix + "training.json", training)
-    storage.put_json(client, prefix + "metrics.json", {"roc_auc": 0.91})
-    storage.put_json(
-        client,
-        prefix + "blessing.json",
-        {
-            "blessed": blessed,
-            "candidate": run_key,
-            "baseline_pointer_etag": baseline_etag,
-            "rules": [{"rule": "min_roc_auc", "passed": blessed}],
-        },
+FEATURES = {"income": "numeric", "region": "categorical"}
+CANNED = [{"income": 0.5, "region": "north"}, {"income": None, "region": "east"}]
+
+
+def write_candidate(client, run_key, model_bytes, *, with_canned=True, **kw):
+    """A candidate written through the typed artifacts (training record, metrics, blessing)."""
+    kw.setdefault("features", FEATURES)
+    return candidates.write_candidate(
+        client, BUCKET, run_key, model_bytes, canned_rows=CANNED if with_canned else None, **kw
     )
-    return prefix
 
 
 def publish(reg, client, models, run_key, *, i=0, **kw):
     prefix = write_candidate(client, run_key, models[i % len(models)], **kw)
     return reg.publish(
-        candidate_prefix=prefix, run={"dag_id": "mlops_training", "run_id": run_key, "try_number": 1}
+        candidate_uri=prefix, run={"dag_id": "mlops_training", "run_id": run_key, "try_number": 1}
     )
 
 
@@ -125,12 +94,18 @@ def registry(client, **kw):
     return ModelRegistry(client, BUCKET, "credit", sleep=lambda s: None, **kw)
 
 
+def audit(client, event_id):
+    return artifacts.read_artifact(
+        client, artifacts.audit_uri(BUCKET, "credit", event_id), artifacts.AuditEvent
+    )
+
+
 # ------------------------------------------------------------------ versions and publish
 def test_version_ids_are_normalized():
-    assert registry_mod.normalize_version("v7") == "v0007"
-    assert registry_mod.normalize_version("12") == "v0012"
+    assert normalize_version("v7") == "v0007"
+    assert normalize_version("12") == "v0012"
     with pytest.raises(RegistryError, match="is not a version id"):
-        registry_mod.normalize_version("latest")
+        normalize_version("latest")
 
 
 def test_manifest_write_is_create_only_and_refuses_a_duplicate(client, models):
@@ -147,26 +122,34 @@ def test_publish_records_lineage_in_the_manifest(dclient, models, monkeypatch):
     monkeypatch.setenv("MLOPS_CODE_VERSION", "abc123")
     reg = registry(dclient)
     result = publish(reg, dclient, models, "run-1")
-    assert (result.version, result.created, result.blessed) == ("v0001", True, True)
+    assert (result.version, result.created, result.blessed, result.forced) == ("v0001", True, True, False)
     m = reg.manifest("v0001")
-    art = m["artifacts"]["model.skops"]
-    assert art["sha256"] == result.model_sha256 and art["size"] == len(models[0])
-    assert art["key"] == "models/credit/versions/v0001/model.skops" and art["version_id"]
-    assert set(m["artifacts"]) == {"model.skops", "training.json", "metrics.json", "blessing.json"}
-    data = m["training_data"]
-    assert data["row_count"] == 400 and data["content_hash"] == "d" * 64
-    assert data["version_ids"][artifacts.batch_uri(BUCKET, "credit", "2026-01-05")] == "vid-1"
-    assert data["validation_uris"] == [
-        artifacts.validation_uri(artifacts.batch_uri(BUCKET, "credit", "2026-01-05"))
-    ]
-    assert m["code_version"]["git_sha"]  # git sha, else MLOPS_CODE_VERSION
-    assert set(m["libraries"]) >= {"python", "sklearn", "numpy", "pandas", "skops"}
-    assert (
-        m["params"] == {"C": 1.0} and m["metrics"] == {"roc_auc": 0.91} and m["blessing"]["blessed"] is True
+    assert isinstance(m, artifacts.VersionManifest) and m.dataset == "credit"
+    art = m.artifacts["model.skops"]
+    assert art.sha256 == result.model_sha256 == m.model_sha256 and art.size == len(models[0])
+    assert art.uri == f"s3://{BUCKET}/models/credit/versions/v0001/model.skops" and art.version_id
+    assert set(m.artifacts) == {"model.skops", "training.json", "metrics.json", "blessing.json"}
+    data = m.training_data
+    assert data.row_count == 400 and data.data_hash == "d" * 64
+    batch = artifacts.batch_uri(BUCKET, "credit", candidates.CANDIDATE_DAY)
+    assert data.data_version_ids[batch] == "vid-1"
+    assert data.validation_uris == [artifacts.validation_uri(batch)]
+    assert m.code_version["git_sha"]  # git sha, else MLOPS_CODE_VERSION
+    assert set(m.libraries) >= {"python", "sklearn", "numpy", "pandas", "skops"}
+    assert m.params == {"C": 1.0} and m.seed == 42 and m.task == "classification"
+    assert m.holdout_metrics == {"roc_auc": 0.9} and m.blessed and m.blessing.rules[0].rule == "min_roc_auc"
+    assert m.feature_signature.names == ["income", "region"]
+    assert m.run == {"dag_id": "mlops_training", "run_id": "run-1", "try_number": 1}
+    assert m.estimator == "logistic_regression" and (m.forced, m.force_reason) == (False, "")
+    assert m.created_at.endswith("Z") and "." not in m.created_at  # one timestamp format
+    event = audit(dclient, "publish-v0001")
+    assert (event.action, event.blessed, event.forced, event.reason) == (
+        "publish",
+        True,
+        False,
+        "blessed candidate",
     )
-    assert m["feature_signature"]["columns"][0]["name"] == "income"
-    assert m["run"] == {"dag_id": "mlops_training", "run_id": "run-1", "try_number": 1}
-    assert m["model"]["estimator"] == "logistic_regression"
+    assert event.manifest_sha256 == serialization.sha256_hex(storage.get_bytes(dclient, result.manifest_uri))
 
 
 def test_code_version_falls_back_to_env_then_unknown(monkeypatch):
@@ -214,31 +197,80 @@ def test_concurrent_publishers_claim_distinct_versions(client, models, monkeypat
     monkeypatch.setattr(reg_b, "_slots", lambda: stale)
     b = publish(reg_b, client, models, "run-b", i=1)  # tries v0001: taken -> v0002
     assert (a.version, b.version) == ("v0001", "v0002")
-    assert reg_a.manifest("v0001")["run"]["run_id"] == "run-a"
+    assert reg_a.manifest("v0001").run_id == "run-a"
     assert reg_a.load_model("v0001") is not None  # A's bytes were not overwritten
 
 
-def test_unblessed_candidate_is_not_published_unless_forced(dclient, models):
+def test_unblessed_candidate_is_not_published_unless_forced_with_a_reason(dclient, models):
     reg = registry(dclient)
     prefix = write_candidate(dclient, "run-x", models[0], blessed=False)
     with pytest.raises(NotBlessedError, match="NOT BLESSED") as info:
-        reg.publish(candidate_prefix=prefix, run={"run_id": "run-x"})
-    assert info.value.blessing["rules"][0]["rule"] == "min_roc_auc"
+        reg.publish(candidate_uri=prefix, run={"run_id": "run-x"})
+    assert info.value.blessing.failed == ["min_roc_auc"]
+    with pytest.raises(RegistryError, match="'force_reason' parameter of publish must be a non-empty reason"):
+        reg.publish(candidate_uri=prefix, run={"run_id": "run-x"}, force=True, force_reason="  ")
     assert reg.versions() == []
     forced = reg.publish(
-        candidate_prefix=prefix, run={"run_id": "run-x"}, force=True, reason="hotfix, approved"
+        candidate_uri=prefix, run={"run_id": "run-x"}, force=True, force_reason="hotfix, approved"
     )
     assert forced.forced and not forced.blessed
-    event = storage.get_json(dclient, reg.audit_uri("publish-v0001"))
-    assert event["forced"] is True and event["reason"] == "hotfix, approved"
+    manifest = reg.manifest(forced.version)
+    assert (manifest.forced, manifest.force_reason, manifest.blessed) == (True, "hotfix, approved", False)
+    event = audit(dclient, "publish-v0001")
+    assert (event.forced, event.blessed, event.reason) == (True, False, "hotfix, approved")
 
 
-def test_publish_requires_model_bytes(dclient):
+def test_publish_without_a_blessing_needs_force_and_is_audited(dclient, models):
     reg = registry(dclient)
-    prefix = artifacts.candidate_prefix(BUCKET, "credit", "empty")
-    storage.put_json(dclient, prefix + "blessing.json", {"blessed": True})
+    prefix = write_candidate(dclient, "bare", models[0], blessed=None, features=None)
+    with pytest.raises(NotBlessedError, match="has no blessing.json"):
+        reg.publish(candidate_uri=prefix, run={"run_id": "bare"})
+    result = reg.publish(
+        candidate_uri=prefix, run={"run_id": "bare"}, force=True, force_reason="benchmark model"
+    )
+    m = reg.manifest(result.version)
+    assert (m.forced, m.blessing, m.feature_signature, m.training_data) == (True, None, None, None)
+    assert audit(dclient, "publish-v0001").reason == "benchmark model"
+    assert promote(reg, result.version).version == "v0001"  # smoke input from the model's feature names
+
+
+def test_force_cannot_publish_a_candidate_that_failed_its_behavioural_checks(dclient, models):
+    reg = registry(dclient)
+    prefix = write_candidate(dclient, "run-b", models[0], behaviour_ok=False)
+    with pytest.raises(NotBlessedError, match="behavioural checks failed"):
+        reg.publish(candidate_uri=prefix, run={"run_id": "run-b"}, force=True, force_reason="please")
+    assert reg.versions() == []
+
+
+def test_publish_requires_model_bytes(dclient, models):
+    reg = registry(dclient)
+    prefix = write_candidate(dclient, "empty", models[0])
+    storage.delete(dclient, artifacts.model_uri(prefix))
     with pytest.raises(Exception, match="model.skops does not exist"):
-        reg.publish(candidate_prefix=prefix, run={"run_id": "empty"})
+        reg.publish(candidate_uri=prefix, run={"run_id": "empty"})
+
+
+def test_publish_refuses_a_model_other_than_the_one_trained_and_blessed(dclient, models):
+    reg = registry(dclient)
+    prefix = write_candidate(dclient, "swap", models[0])
+    storage.put_bytes(dclient, artifacts.model_uri(prefix), models[1])  # replaced after training
+    with pytest.raises(IntegrityError, match=r"training.json records model sha256 .* the model was replaced"):
+        reg.publish(candidate_uri=prefix, run={"run_id": "swap"})
+    assert reg.versions() == []
+
+
+def test_publish_refuses_candidate_files_in_another_schema(dclient, models):
+    reg = registry(dclient)
+    prefix = write_candidate(dclient, "old", models[0])
+    storage.put_json(dclient, artifacts.metrics_uri(prefix), {"roc_auc": 0.91})  # the pre-contract shape
+    with pytest.raises(
+        ArtifactSchemaError, match=r"candidate_metrics at .*metrics.json has schema_version None"
+    ):
+        reg.publish(candidate_uri=prefix, run={"run_id": "old"})
+    storage.put_json(dclient, artifacts.blessing_uri(prefix), {"blessed": True})
+    with pytest.raises(ArtifactSchemaError, match="blessing at .* has schema_version None"):
+        reg.publish(candidate_uri=prefix, run={"run_id": "old"})
+    assert reg.versions() == []
 
 
 # ------------------------------------------------------------------ promotion
@@ -248,13 +280,19 @@ def test_first_promotion_writes_pointer_and_audit_event(dclient, models):
     p = reg.promote_blessed("v0001", reason="first model", actor="mlops_training/run-1")
     assert (p.version, p.previous_version, p.sequence, p.action) == ("v0001", None, 1, "promote")
     stored = reg.pointer()
-    assert stored.version == "v0001" and stored.etag == p.etag
-    assert stored.manifest_sha256 == registry_mod.serialization.sha256_hex(
+    assert isinstance(stored.pointer, artifacts.ProductionPointer) and stored.dataset == "credit"
+    assert stored.version == "v0001" and stored.etag == p.etag and '"' not in stored.etag
+    assert stored.manifest_sha256 == serialization.sha256_hex(
         storage.get_bytes(dclient, reg.manifest_uri("v0001"))
     )
-    event = storage.get_json(dclient, reg.audit_uri("production-00000001"))
-    assert event["action"] == "promote" and event["to_version"] == "v0001" and event["actor"]
-    assert reg.resolve("production")[0] == "v0001"
+    assert stored.updated_at.endswith("Z") and stored.evaluation_id == artifacts.candidate_prefix(
+        BUCKET, "credit", "run-1"
+    )
+    event = audit(dclient, "production-00000001")
+    assert (event.action, event.version, event.from_version, event.sequence) == ("promote", "v0001", None, 1)
+    assert event.actor and event.pointer_etag == p.etag and event.pointer_version_id == p.s3_version_id
+    assert event.created_at == stored.updated_at
+    assert reg.resolve("production").version == "v0001"
 
 
 def test_stale_if_match_promotion_gets_412_and_leaves_pointer_unchanged(client, models):
@@ -291,6 +329,47 @@ def test_two_first_promotions_race_on_if_none_match(client, models):
     assert reg.pointer().version == "v0001"
 
 
+def test_a_lost_response_on_our_own_pointer_write_is_recognised(dclient, models):
+    """botocore retries a PUT whose response was lost; the retry gets 412 but the pointer is ours."""
+    from botocore.exceptions import ClientError
+
+    reg = registry(dclient)
+    publish(reg, dclient, models, "run-1")
+    publish(reg, dclient, models, "run-2", i=1)
+    base = promote(reg, "v0001")
+
+    class LostResponse:
+        """Applies the pointer write, then answers like the retried request: HTTP 412."""
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def put_object(self, **kwargs):
+            response = self.inner.put_object(**kwargs)
+            if not kwargs["Key"].endswith("aliases/production.json"):
+                return response
+            raise ClientError(
+                {
+                    "Error": {"Code": "PreconditionFailed", "Message": "At least one precondition failed"},
+                    "ResponseMetadata": {"HTTPStatusCode": 412},
+                },
+                "PutObject",
+            )
+
+    lossy = ModelRegistry(LostResponse(dclient), BUCKET, "credit")
+    p = lossy.promote("v0002", expected_etag=base.etag, reason="v2 after a lost response", actor="a")
+    assert (p.version, p.sequence) == ("v0002", 2) and reg.pointer().etag == p.etag
+    assert audit(dclient, "production-00000002").version == "v0002"
+    # Someone else's pointer is still refused.
+    other = reg.prepare_change("v0001", expected_etag=p.etag, reason="back to the first", actor="b")
+    promote(reg, "v0001")
+    with pytest.raises(ConcurrentUpdateError, match="HTTP 412"):
+        lossy.commit(other)
+
+
 def test_promotion_refuses_when_production_moved_since_evaluation(dclient, models):
     reg = registry(dclient)
     publish(reg, dclient, models, "run-1")
@@ -306,12 +385,12 @@ def test_promotion_refuses_when_production_moved_since_evaluation(dclient, model
 def test_promote_blessed_refuses_unblessed_and_audits_force(dclient, models):
     reg = registry(dclient)
     prefix = write_candidate(dclient, "run-x", models[0], blessed=False)
-    reg.publish(candidate_prefix=prefix, run={"run_id": "run-x"}, force=True, reason="forced publish")
-    with pytest.raises(NotBlessedError):
+    reg.publish(candidate_uri=prefix, run={"run_id": "run-x"}, force=True, force_reason="forced publish")
+    with pytest.raises(NotBlessedError, match=r"not blessed \(failed: \['min_roc_auc'\]\)"):
         reg.promote_blessed("v0001", reason="no", actor="a")
     p = reg.promote_blessed("v0001", reason="incident override", actor="oncall", force=True)
-    assert p.forced is True
-    assert storage.get_json(dclient, reg.audit_uri("production-00000001"))["forced"] is True
+    assert p.forced is True and p.pointer.forced is True
+    assert audit(dclient, "production-00000001").forced is True
 
 
 def test_conflict_409_is_retried_with_bounded_backoff(dclient, models):
@@ -366,6 +445,7 @@ def test_retried_promotion_is_idempotent(dclient, models):
         "v0001", reason="first", actor="a", request_id="mlops_training/run-1/promote_model"
     )
     assert (p2.sequence, p2.etag) == (p1.sequence, p1.etag)
+    assert [e.event_id for e in reg.audit_events() if e.alias] == ["production-00000001"]
     with pytest.raises(RegistryError, match="already points to v0001"):
         reg.promote("v0001", expected_etag=p1.etag, reason="again", actor="b")
 
@@ -387,8 +467,8 @@ def test_rollback_defaults_to_previous_version_and_accepts_explicit_target(clien
         "rollback",
         4,
     )
-    event = storage.get_json(client, reg.audit_uri("production-00000004"))
-    assert (event["action"], event["from_version"], event["to_version"], event["actor"]) == (
+    event = audit(client, "production-00000004")
+    assert (event.action, event.from_version, event.version, event.actor) == (
         "rollback",
         "v0003",
         "v0002",
@@ -401,13 +481,12 @@ def test_rollback_defaults_to_previous_version_and_accepts_explicit_target(clien
 
 
 def _retire_v1(reg, client):
-    storage.put_json(
-        client, reg.tombstone_uri("v0001"), {"time": "2026-01-01T00:00:00Z", "actor": "t"}, if_none_match=True
-    )
+    tomb = artifacts.Tombstone("credit", "v0001", "2026-01-01T00:00:00Z", "t", "retired for the test")
+    artifacts.write_artifact(client, reg.tombstone_uri("v0001"), tomb, if_none_match=True)
 
 
 def _tamper_v1(reg, client):
-    storage.put_bytes(client, reg.manifest("v0001")["artifacts"]["model.skops"]["uri"], b"evil bytes")
+    storage.put_bytes(client, reg.manifest("v0001").model_uri, b"evil bytes")
 
 
 @pytest.mark.parametrize(
@@ -447,26 +526,54 @@ def test_rollback_needs_a_reason_and_a_pointer(dclient, models):
 
 
 # ------------------------------------------------------------------ loading and verification
-def test_tampered_model_bytes_are_refused_at_load(client, models):
+def test_overwritten_model_key_is_flagged_and_never_loaded(client, models):
     reg = registry(client)
     publish(reg, client, models, "run-1")
-    assert reg.load_model("v0001").predict_proba is not None
-    uri = reg.manifest("v0001")["artifacts"]["model.skops"]["uri"]
+    published = reg.load_model("v0001")
+    uri = reg.manifest("v0001").model_uri
     storage.put_bytes(client, uri, models[1])  # a valid model, but not the published one
-    with pytest.raises(IntegrityError, match="Checksum mismatch"):
-        reg.load_model("v0001")
+    # Loads read the pinned S3 version: still the published bytes, checksum-verified.
+    assert reg.artifact_bytes("v0001") == models[0] and type(reg.load_model("v0001")) is type(published)
     [result] = reg.verify("v0001")
     assert result["status"] == "MISMATCH" and not result["ok"]
     assert [a["file"] for a in result["artifacts"] if a["problem"]] == ["model.skops"]
+    with pytest.raises(IntegrityError, match="Checksum mismatch"):
+        reg.check_candidate("v0001")  # an alias never moves to a version whose key was overwritten
+
+
+def test_bytes_that_do_not_match_the_manifest_are_refused_at_load(dclient, models):
+    """A manifest whose sha256 does not describe the stored bytes: never deserialized."""
+    reg = registry(dclient)
+    publish(reg, dclient, models, "run-1")
+    m = reg.manifest("v0001")
+    entry = m.artifacts["model.skops"]
+    forged_entry = dataclasses.replace(entry, sha256="0" * 64)
+    forged = dataclasses.replace(
+        m, version="v0002", artifacts={"model.skops": forged_entry}, model_sha256="0" * 64
+    )
+    artifacts.write_artifact(dclient, reg.manifest_uri("v0002"), forged, if_none_match=True)
+    with pytest.raises(IntegrityError, match="Checksum mismatch"):
+        reg.load_model("v0002")
+    with pytest.raises(IntegrityError, match="Checksum mismatch"):
+        reg.check_candidate("v0002")
+
+
+def test_purged_model_bytes_cannot_be_loaded(dclient, models):
+    reg = registry(dclient)
+    publish(reg, dclient, models, "run-1")
+    entry = reg.manifest("v0001").artifacts["model.skops"]
+    storage.delete(dclient, entry.uri, version_id=entry.version_id)
+    with pytest.raises(RegistryError, match="is missing"):
+        reg.load_model("v0001")
 
 
 def test_resolve_checks_the_manifest_against_the_pointer(dclient, models):
     reg = registry(dclient)
     publish(reg, dclient, models, "run-1")
     promote(reg, "v0001")
-    assert reg.resolve("v1")[0] == reg.resolve("production")[0] == "v0001"
-    manifest = reg.manifest("v0001")
-    storage.put_json(dclient, reg.manifest_uri("v0001"), {**manifest, "metrics": {"roc_auc": 0.99}})
+    assert reg.resolve("v1").version == reg.resolve("production").version == "v0001"
+    changed = dataclasses.replace(reg.manifest("v0001"), force_reason="edited after promotion")
+    artifacts.write_artifact(dclient, reg.manifest_uri("v0001"), changed)
     with pytest.raises(IntegrityError, match="changed after promotion"):
         reg.resolve("production")
     with pytest.raises(RegistryError, match="no 'staging' alias"):
@@ -476,11 +583,20 @@ def test_resolve_checks_the_manifest_against_the_pointer(dclient, models):
 def test_smoke_prediction_uses_encoder_categories_without_canned_rows(dclient, models):
     reg = registry(dclient)
     prefix = write_candidate(dclient, "run-1", models[0], with_canned=False)
-    reg.publish(candidate_prefix=prefix, run={"run_id": "run-1"})
+    reg.publish(candidate_uri=prefix, run={"run_id": "run-1"})
     model = reg.load_model("v0001")
-    frame = registry_mod.smoke_frame(model, reg.manifest("v0001")["feature_signature"])
+    frame = registry_mod.smoke_frame(model, reg.manifest("v0001").feature_signature)
     assert list(frame.columns) == ["income", "region"] and frame["region"].iloc[0] == "north"
     assert promote(reg, "v0001").version == "v0001"
+
+
+def test_smoke_prediction_failure_blocks_promotion(dclient, models):
+    reg = registry(dclient)
+    prefix = write_candidate(dclient, "run-1", models[0], features={"income": "numeric"})  # lacks region
+    reg.publish(candidate_uri=prefix, run={"run_id": "run-1"})
+    with pytest.raises(RegistryError, match="Smoke prediction failed"):
+        promote(reg, "v0001")
+    assert reg.pointer() is None
 
 
 # ------------------------------------------------------------------ retention
@@ -528,19 +644,20 @@ def test_history_merges_audit_trail_and_pointer_versions(dclient, models):
     _three_promoted(reg, dclient, models)
     reg.rollback(reason="v3 underperforms on region north", actor="alice")
     rows = [r for r in reg.history() if r.get("alias") == "production"]
-    assert [(r["action"], r["from_version"], r["to_version"]) for r in rows] == [
+    assert [(r["action"], r["from_version"], r["version"]) for r in rows] == [
         ("promote", None, "v0001"),
         ("promote", "v0001", "v0002"),
         ("promote", "v0002", "v0003"),
         ("rollback", "v0003", "v0002"),
     ]
     assert all(
-        r["sources"] == ["audit", "pointer"] and r["time"] and r["actor"] and r["reason"] for r in rows
+        r["sources"] == ["audit", "pointer"] and r["created_at"] and r["actor"] and r["reason"] for r in rows
     )
     # A pointer change whose audit event is lost still shows up, flagged.
     storage.delete(dclient, reg.audit_uri("production-00000002"))
     rows = [r for r in reg.history() if r.get("alias") == "production"]
     assert len(rows) == 4 and rows[1]["audit_missing"] and rows[1]["sources"] == ["pointer"]
+    assert (rows[1]["from_version"], rows[1]["version"], rows[1]["actor"]) == ("v0001", "v0002", "tester")
 
 
 def test_registry_summary(dclient, models):
@@ -550,10 +667,11 @@ def test_registry_summary(dclient, models):
     assert summary["versions"] == ["v0001", "v0002", "v0003"]
     assert summary["production"]["version"] == "v0003"
     assert [h["action"] for h in summary["history"]].count("promote") == 3
+    assert [d["blessed"] for d in summary["version_details"]] == [True, True, True]
     json.dumps(summary)  # JSON-safe
     assert registry_summary(dclient, BUCKET, "diabetes") == {
-        "name": "diabetes",
-        "prefix": f"s3://{BUCKET}/models/diabetes/",
+        "dataset": "diabetes",
+        "models_uri": f"s3://{BUCKET}/models/diabetes/",
         "versions": [],
         "version_details": [],
         "production": None,

@@ -101,24 +101,23 @@ class MonitorDriftOperator(BaseOperator):
             reference_uri=reference_uri,
             log=self.log.info,
         )
-        for line in report.summary_lines():
+        for line in monitoring.summary_lines(report):
             self.log.info("%s", line)
-        ctx = report.context
-        self.log.info("drift result: %s", ctx.get("drift_uri"))
-        self.log.info("report (written by the alert evaluation): %s", ctx.get("report_uri"))
+        self.log.info("drift result: %s", report.drift_uri)
+        self.log.info("report (written by the alert evaluation): %s", report.report_uri)
         return {
             "dataset": report.dataset,
-            "day": ctx.get("day"),
+            "day": report.day,
             "verdict": report.verdict,
             "dataset_drift": report.dataset_drift,
             "drift_share": round(report.drift_share, 4),
             "drifted_features": report.drifted_features,
             "prediction_drift": report.prediction_drift,
-            "model_version": ctx.get("model_version"),
-            "current_window": ctx.get("current_window"),
+            "model_version": report.model_version,
+            "current_window": report.current_window,
             "current_rows": report.n_cur,
-            "drift_uri": ctx.get("drift_uri"),
-            "report_uri": ctx.get("report_uri"),
+            "drift_uri": report.drift_uri,
+            "report_uri": report.report_uri,
         }
 
 
@@ -170,9 +169,9 @@ class MonitorPerformanceOperator(BaseOperator):
             version=version,
             log=self.log.info,
         )
-        for line in report.summary_lines():
+        for line in monitoring.performance_summary_lines(report):
             self.log.info("%s", line)
-        self.log.info("performance result: %s", report.context.get("performance_uri"))
+        self.log.info("performance result: %s", report.performance_uri)
         return {
             "dataset": report.dataset,
             "day": report.day,
@@ -182,7 +181,7 @@ class MonitorPerformanceOperator(BaseOperator):
             "realised": {k: v for k, v in report.realised.items() if k != "confusion_matrix"},
             "estimated": {k: v for k, v in report.estimated.items() if k != "confusion_matrix"},
             "days": [{"day": d.day, "source": d.source, "n": d.n} for d in report.days],
-            "performance_uri": report.context.get("performance_uri"),
+            "performance_uri": report.performance_uri,
         }
 
 
@@ -227,8 +226,8 @@ class EvaluateAlertsOperator(BaseOperator):
         result = night.to_dict()
         notified: list[str] = []
         if night.fired:
-            self.log.warning("\n%s", night.alert_block())
-            self.log.info("alert event: %s", night.uris.get("alert_uri"))
+            self.log.warning("\n%s", monitoring.alert_block(night))
+            self.log.info("alert event: %s", night.alert_uri)
             notify_context = dict(context or {})
             notify_context["mlops_alert"] = result
             for notifier in self.notifiers:
@@ -238,7 +237,7 @@ class EvaluateAlertsOperator(BaseOperator):
                     notified.append(name)
                 except Exception as err:  # a broken notifier must not hide the verdict
                     self.log.error("notifier %s failed: %s", name, err)
-        self.log.info("report: %s", night.uris.get("report_uri"))
+        self.log.info("report: %s", night.report_uri)
         self.log.info(
             "VERDICT: %s dataset=%s night=%s fired=%s retrain=%s",
             night.verdict,
@@ -253,12 +252,14 @@ class EvaluateAlertsOperator(BaseOperator):
 class RequestRetrainOperator(BaseOperator):
     """Write a retrain request to ``monitoring/<dataset>/retrain_requests/<date>.json`` and emit the asset event.
 
-    Declare ``retrain_request_alias()`` (or the dataset's ``retrain_request_asset``) as
-    outlet; the training DAG is scheduled on the asset.
+    The request is built from the night's ``night.json`` (the rules that fired with
+    ``retrain: true``); a night without one fails the task. Declare ``retrain_request_alias()``
+    (or the dataset's ``retrain_request_asset``) as outlet; the training DAG is scheduled on the asset.
 
     :param dataset: dataset (== model) name (templated)
     :param date: the monitored night (templated)
-    :param night: the alert evaluation result (XCom of ``EvaluateAlertsOperator``) (templated)
+    :param night: the XCom of ``EvaluateAlertsOperator``; only orders this task after it (the
+        request is read from ``night.json``, not from this value) (templated)
     :param bucket: the bucket (templated)
     :param aws_conn_id: Airflow connection for S3
     """
@@ -285,26 +286,16 @@ class RequestRetrainOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops import monitoring
 
-        night = self.night if isinstance(self.night, dict) else {}
         bucket = _bucket(self)
-        with fail_fast_on_bad_input():
-            cfg = load_config(self.dataset)
-            uri = monitoring.write_retrain_request(
-                s3_client(self.aws_conn_id),
-                bucket,
-                cfg,
-                self.date,
-                night,
-                run_id=run_id(context),
-            )
-        reasons = [r.get("name") for r in night.get("rules", []) if r.get("fired") and r.get("retrain")]
-        self.log.info("retrain requested for %s: reasons=%s request=%s", cfg.name, reasons, uri)
-        asset = retrain_request_asset(cfg.name, bucket)
+        uri, request = _monitor(self, monitoring.write_retrain_request, context)
+        reasons = [r.name for r in request.reasons]
+        self.log.info("retrain requested for %s: reasons=%s request=%s", request.dataset, reasons, uri)
+        asset = retrain_request_asset(request.dataset, bucket)
         extra = {
             "request_uri": uri,
-            "day": str(self.date),
+            "day": request.day,
             "reasons": reasons,
-            "model_version": night.get("model_version"),
+            "model_version": request.model_version,
         }
         emit_asset_event(self.outlets, context, asset, extra)
         self.log.info("asset event: %s %s", asset.uri, extra)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mlops import monitoring, storage
+from mlops import artifacts, storage
+from mlops.artifacts.nightly import NightVerdict, RetrainRequest
 from tests.plugins.monitoring_world import DRIFT_NIGHT, QUIET_NIGHT, build_world
 
 BUCKET = "mlops-test"  # the server_s3 fixture's bucket (tests/conftest.py)
@@ -57,26 +58,24 @@ def test_monitoring_dag_requests_a_retrain_only_on_the_drifted_night(dagbag, ser
     assert states["monitor_drift"] == states["monitor_performance"] == states["evaluate_alerts"] == "success"
     assert states["retrain_gate"] == "success" and states["request_retrain"] == "skipped"
     assert not storage.exists(
-        server_s3, monitoring.retrain_request_uri(BUCKET, "credit", QUIET_NIGHT.isoformat())
+        server_s3, artifacts.retrain_request_uri(BUCKET, "credit", QUIET_NIGHT.isoformat())
     )
     assert len(_retrain_events()) == before
-    night = storage.get_json(
-        server_s3, monitoring.monitoring_uri(BUCKET, "credit", QUIET_NIGHT, "night.json")
+    night = artifacts.read_artifact(
+        server_s3, artifacts.night_uri(BUCKET, "credit", QUIET_NIGHT), NightVerdict
     )
-    assert night["verdict"] == "OK"
+    assert night.verdict == "OK" and not night.retrain
 
     drifted = _run(dagbag, DRIFT_NIGHT)
     assert drifted.state == "success"
     assert _states(drifted)["request_retrain"] == "success"
-    request = storage.get_json(
-        server_s3, monitoring.retrain_request_uri(BUCKET, "credit", DRIFT_NIGHT.isoformat())
+    request = artifacts.read_artifact(
+        server_s3, artifacts.retrain_request_uri(BUCKET, "credit", DRIFT_NIGHT.isoformat()), RetrainRequest
     )
-    assert request["reasons"][0]["name"] == "dataset_drift" and request["verdict"] == "ALERT"
+    assert request.reasons[0].name == "dataset_drift" and request.verdict == "ALERT"
     events = _retrain_events()
     assert len(events) == before + 1
     assert events[-1]["request_uri"].endswith("retrain_requests/2026-01-12.json")
-    assert storage.exists(server_s3, monitoring.alert_uri(BUCKET, "credit", DRIFT_NIGHT.isoformat()))
-    page = storage.get_bytes(
-        server_s3, monitoring.monitoring_uri(BUCKET, "credit", DRIFT_NIGHT, "report.html")
-    )
+    assert storage.exists(server_s3, artifacts.alert_uri(BUCKET, "credit", DRIFT_NIGHT.isoformat()))
+    page = storage.get_bytes(server_s3, artifacts.report_uri(BUCKET, "credit", DRIFT_NIGHT))
     assert b"ALERT" in page and b"data:image/png;base64," in page

@@ -1,8 +1,9 @@
 """A small, real monitoring world in S3 for operator and DAG tests.
 
-Seeds credit batches and labels, trains a tiny classifier on the first days, publishes
-it through the registry (with its reference profile and holdout metrics), promotes
-it, and scores later days through the real scoring code. Days from ``DRIFT_START``
+Seeds credit batches and labels, trains a tiny classifier on the first days, writes it as a
+blessed candidate through the typed artifacts (with its reference profile and holdout
+metrics), publishes and promotes it through the registry, and scores later days through
+the real scoring code. Days from ``DRIFT_START``
 carry covariate drift.
 """
 
@@ -38,9 +39,11 @@ def fit_model(cfg, frame: pd.DataFrame):
 
 
 def build_world(client, bucket: str, cfg, *, score_days=(5, 6, 7, 10, 11, 12)) -> dict:
-    """Seed, train, publish, promote and score; returns what the tests need to know."""
-    from mlops import artifacts, datagen, monitoring, scoring, serialization, storage
+    """Seed, train, publish (a blessed candidate), promote and score; returns what the tests need to know."""
+    from mlops import artifacts, profiling, scoring, storage
+    from mlops.dev import datagen
     from mlops.registry import ModelRegistry
+    from tests.conftest import write_candidate
 
     scenario = datagen.Scenario(drift_start=DRIFT_START)
     datagen.seed_dataset(
@@ -58,25 +61,22 @@ def build_world(client, bucket: str, cfg, *, score_days=(5, 6, 7, 10, 11, 12)) -
     )
     model = fit_model(cfg, frame)
     proba = model.predict_proba(frame[list(cfg.features.all)])[:, 1]
-    prefix = artifacts.candidate_prefix(bucket, cfg.name, "monitoring-test")
-    storage.put_bytes(client, prefix + "model.skops", serialization.dump_model(model))
-    storage.put_json(client, prefix + "blessing.json", {"blessed": True})
-    storage.put_json(
-        client, prefix + "metrics.json", {"candidate": {"metrics": {"roc_auc": 0.85, "recall": 0.3}}}
-    )
-    storage.put_json(
+    kinds = {c: "numeric" for c in cfg.features.numeric} | {
+        c: "categorical" for c in cfg.features.categorical
+    }
+    candidate = write_candidate(
         client,
-        prefix + "training.json",
-        {"window": {"start": train_days[0].isoformat(), "end": train_days[-1].isoformat()}},
-    )
-    storage.put_json(
-        client,
-        prefix + "reference_profile.json",
-        monitoring.build_reference_profile(frame, cfg, predictions=proba),
+        bucket,
+        "monitoring-test",
+        model,
+        dataset=cfg.name,
+        features=kinds,
+        holdout_metrics={"roc_auc": 0.85, "recall": 0.3},
+        reference_profile=profiling.build_reference_profile(frame, cfg, predictions=proba),
     )
     registry = ModelRegistry(client, bucket, cfg.name)
     version = registry.publish(
-        candidate_prefix=prefix, run={"dag_id": "test", "run_id": "mon", "try_number": 1}
+        candidate_uri=candidate, run={"dag_id": "test", "run_id": "mon", "try_number": 1}
     )
     registry.promote(version.version, expected_etag=None, reason="monitoring test model", actor="pytest")
     for i in score_days:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from mlops import monitoring, storage
+from mlops import artifacts, storage
+from mlops.artifacts.nightly import AlertEvent, NightVerdict
 from mlops_operators.monitoring import (
     EvaluateAlertsOperator,
     MonitorDriftOperator,
     MonitorPerformanceOperator,
+    RequestRetrainOperator,
 )
 from mlops_operators.notifiers import LogAlertNotifier, WebhookAlertNotifier
 from tests.plugins.monitoring_world import DRIFT_NIGHT, QUIET_NIGHT, build_world
@@ -81,10 +84,14 @@ def test_webhook_fires_on_the_drift_night_only(world, server_s3, webhook, caplog
     assert perf["days"] and all(d["source"] == "realised" for d in perf["days"])
     assert night["verdict"] == "OK" and night["fired"] == [] and not night["retrain"]
     assert webhook == [] and night["notified"] == []
-    assert not storage.exists(server_s3, monitoring.alert_uri(TEST_BUCKET, "credit", QUIET_NIGHT.isoformat()))
+    assert not storage.exists(server_s3, artifacts.alert_uri(TEST_BUCKET, "credit", QUIET_NIGHT.isoformat()))
     assert storage.exists(server_s3, night["report_uri"])
     log = _logs(capsys, caplog)
     assert "MONITORING ALERT" not in log and "VERDICT: OK" in log
+    with pytest.raises(AirflowFailException, match="fired no rule with retrain: true"):
+        RequestRetrainOperator(
+            task_id="request_retrain", dataset="credit", date=QUIET_NIGHT.isoformat(), bucket=TEST_BUCKET
+        ).execute(context={})
 
     drift, perf, night = _night(DRIFT_NIGHT, notifiers)
     assert drift["verdict"] == "ALERT" and drift["dataset_drift"]
@@ -101,7 +108,11 @@ def test_webhook_fires_on_the_drift_night_only(world, server_s3, webhook, caplog
     assert payload["kind"] == "mlops_monitoring_alert" and payload["verdict"] == "ALERT"
     assert payload["dataset"] == "credit" and payload["day"] == "2026-01-12" and payload["retrain"] is True
     assert payload["report_uri"] == drift["report_uri"]
-    assert storage.get_json(server_s3, night["alert_uri"])["fired"] == night["fired"]
+    event = artifacts.read_artifact(server_s3, night["alert_uri"], AlertEvent)
+    assert (
+        event.fired == night["fired"] and event.verdict == "ALERT" and event.night_uri == night["night_uri"]
+    )
+    assert artifacts.read_artifact(server_s3, night["night_uri"], NightVerdict).fired == night["fired"]
     assert storage.exists(server_s3, night["report_uri"])
 
     log = _logs(capsys, caplog)
@@ -120,7 +131,10 @@ def test_webhook_without_connection_is_skipped(caplog, capsys):
 
 
 def test_operators_fail_fast_on_bad_parameters(server_s3):
-    with pytest.raises(AirflowFailException, match="'window_days' parameter must be an integer"):
+    message = (
+        "The 'window_days' parameter of MonitorDriftOperator must be a positive integer. Got 'three' instead."
+    )
+    with pytest.raises(AirflowFailException, match=re.escape(message)):
         MonitorDriftOperator(
             task_id="monitor_drift",
             dataset="credit",

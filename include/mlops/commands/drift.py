@@ -32,6 +32,6 @@ def run(args) -> int:
         storage.client_from_env() if (storage.is_s3(args.reference) or storage.is_s3(args.current)) else None
     )
     report = monitoring.drift_between(client, args.reference, args.current, dataset=args.dataset)
-    text = "\n".join(report.summary_lines())
-    emit(args, report.to_dict(plot=False), text)
+    text = "\n".join(monitoring.summary_lines(report))
+    emit(args, monitoring.without_plots(report).to_dict(), text)
     return EXIT_FAILED if report.verdict == "ALERT" else EXIT_OK

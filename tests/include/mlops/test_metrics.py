@@ -161,7 +161,7 @@ def test_metric_drop_compares_like_with_like(credit_cfg):
         cfg, "2026-01-06", {"2026-01-06": (predictions, labels)}, baseline=held
     )
     for metric in CLASSIFICATION:
-        assert report.change(metric)[2] == pytest.approx(0.0, abs=1e-12), metric
+        assert monitoring.metric_change(report, metric)[2] == pytest.approx(0.0, abs=1e-12), metric
     assert report.realised["positive_rate"] == pytest.approx(y.mean())
 
 

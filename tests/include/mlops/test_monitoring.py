@@ -1,4 +1,4 @@
-"""Monitoring core: reference profiles, drift, prediction drift, performance estimation, rules, nightly I/O."""
+"""Monitoring core: drift, prediction drift, performance estimation, rules, nightly I/O through typed artifacts."""
 
 from __future__ import annotations
 
@@ -10,10 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import artifacts, metrics, monitoring, storage
+from mlops import artifacts, metrics, monitoring, profiling, storage
+from mlops.artifacts.nightly import (
+    AlertEvent,
+    HistoryRecord,
+    MonitoringReport,
+    NightVerdict,
+    PerformanceReport,
+    RetrainRequest,
+)
 from mlops.config import AlertRule, MonitoringSpec
 from mlops.dev.datagen import Scenario, generate_day
-from mlops.errors import ConfigError, InputReadError
+from mlops.errors import ArtifactSchemaError, ConfigError, InputReadError, IntegrityError
+from tests.conftest import write_candidate
 
 DAY_A, DAY_B = date(2026, 1, 5), date(2026, 1, 6)
 
@@ -64,49 +73,9 @@ def credit_model(credit_cfg):
     return _fit_model(credit_cfg, ref, labels), ref
 
 
-# ------------------------------------------------------------------ profile
-def test_reference_profile_is_json_safe_and_complete(credit_cfg, credit_day):
-    features, labels = credit_day
-    frame = features.merge(labels, on=credit_cfg.id_column)
-    proba = np.column_stack([np.full(len(frame), 0.8), np.full(len(frame), 0.2)])
-    profile = monitoring.build_reference_profile(
-        frame, credit_cfg, predictions=proba, importances={"credit_score": np.float64(0.3), "age": 0.01}
-    )
-    text = json.dumps(profile, allow_nan=False)  # strict JSON: no NaN/inf
-    assert len(text) < 400_000
-    assert profile["schema"] == monitoring.PROFILE_SCHEMA and profile["row_count"] == len(frame)
-    assert set(profile["features"]) == set(credit_cfg.features.all)
-    score = profile["features"]["credit_score"]
-    assert (
-        len(score["edges"]) == 9
-        and len(score["bin_counts"]) == 10
-        and sum(score["bin_counts"]) == score["count"]
-    )
-    assert len(score["sketch"]) == monitoring.SKETCH_SIZE and score["sketch"] == sorted(score["sketch"])
-    term = profile["features"]["loan_term_months"]  # two values: ties merge the bins
-    assert term["edges"] == [36.0] and sum(term["bin_counts"]) == len(frame)
-    edu = profile["features"]["education"]
-    assert edu["kind"] == "categorical" and 0.04 < edu["missing_rate"] < 0.12
-    assert abs(sum(edu["frequencies"].values()) - 1) < 1e-9
-    assert profile["prediction"]["kind"] == "probability" and profile["prediction"]["mean"] == pytest.approx(
-        0.2
-    )
-    assert profile["target"]["kind"] == "categorical"
-    assert list(profile["importances"]) == ["credit_score", "age"]
-
-
-def test_reference_profile_rejects_missing_features_and_bad_bins(credit_cfg, credit_day):
-    features, _ = credit_day
-    with pytest.raises(ConfigError, match=r"lacks features \['credit_score'\]"):
-        monitoring.build_reference_profile(features.drop(columns=["credit_score"]), credit_cfg)
-    with pytest.raises(ConfigError, match="'bins' parameter"):
-        monitoring.build_reference_profile(features, credit_cfg, bins=1)
-    with pytest.raises(ConfigError, match="predictions is empty"):
-        monitoring.build_reference_profile(features, credit_cfg, predictions=np.zeros(0))
-
-
+# ------------------------------------------------------------------ drift
 def test_compute_drift_rejects_something_that_is_not_a_profile(credit_day):
-    with pytest.raises(ConfigError, match="is not a reference profile"):
+    with pytest.raises(ConfigError, match="'profile' parameter of compute_drift must be a mlops.artifacts"):
         monitoring.compute_drift({"features": {}}, credit_day[0])
 
 
@@ -137,10 +106,10 @@ def test_no_drift_pair_stays_ok_at_any_size(credit_cfg, credit_pools, n):
         cur = pd.DataFrame({c: cur_pool[c].to_numpy()[rng.integers(0, len(cur_pool), n)] for c in columns})
     started = time.perf_counter()
     report = monitoring.compute_drift(
-        monitoring.build_reference_profile(ref, credit_cfg), cur, credit_cfg.monitoring
+        profiling.build_reference_profile(ref, credit_cfg), cur, credit_cfg.monitoring
     )
     elapsed = time.perf_counter() - started
-    assert report.verdict == "OK", report.summary_lines()
+    assert report.verdict == "OK", monitoring.summary_lines(report)
     assert report.drifted_features == [] and not report.dataset_drift
     assert all(f.status == "ok" for f in report.features)
     large = n >= credit_cfg.monitoring.large_sample
@@ -168,9 +137,11 @@ def _inject(frame: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.parametrize("n", [2_000, 50_000])
 def test_injected_drift_is_detected_on_exactly_those_features(credit_cfg, credit_pools, n):
     ref_pool, cur_pool = credit_pools
-    profile = monitoring.build_reference_profile(ref_pool.iloc[:n], credit_cfg)
+    profile = profiling.build_reference_profile(ref_pool.iloc[:n], credit_cfg)
     report = monitoring.compute_drift(profile, _inject(cur_pool.iloc[:n]), credit_cfg.monitoring)
-    assert sorted(report.drifted_features) == ["age", "loan_amount", "region"], report.summary_lines()
+    assert sorted(report.drifted_features) == ["age", "loan_amount", "region"], monitoring.summary_lines(
+        report
+    )
     assert report.verdict == "ALERT"  # the shifts are large: PSI past the alert level
     assert [f.feature for f in report.sorted_features()[:3]] == sorted(
         ["age", "loan_amount", "region"], key=lambda name: -report.feature(name).psi
@@ -183,14 +154,14 @@ def test_generated_covariate_drift_is_found_on_the_drifted_feature(credit_cfg):
     ref, _ = generate_day(credit_cfg, DAY_A, 3000)
     scenario = Scenario(drift_start=DAY_B, drift_features=("debt_to_income",))
     cur, _ = generate_day(credit_cfg, DAY_B, 3000, scenario=scenario)
-    report = monitoring.compute_drift(monitoring.build_reference_profile(ref, credit_cfg), cur)
+    report = monitoring.compute_drift(profiling.build_reference_profile(ref, credit_cfg), cur)
     assert report.drifted_features == ["debt_to_income"]
     assert report.feature("debt_to_income").psi_adjusted > 0.25
 
 
 def test_unseen_categories_and_missing_rate_jumps_are_reported(credit_cfg, credit_pools):
     ref_pool, cur_pool = credit_pools
-    profile = monitoring.build_reference_profile(ref_pool.iloc[:3000], credit_cfg)
+    profile = profiling.build_reference_profile(ref_pool.iloc[:3000], credit_cfg)
     cur = cur_pool.iloc[:3000].copy()
     purpose = np.array(cur["loan_purpose"], dtype=object)
     purpose[:300] = "crypto"
@@ -198,7 +169,7 @@ def test_unseen_categories_and_missing_rate_jumps_are_reported(credit_cfg, credi
     cur.loc[cur.index[:1200], "credit_score"] = np.nan
     report = monitoring.compute_drift(profile, cur)
     purpose_drift = report.feature("loan_purpose")
-    assert purpose_drift.unseen_count == 300 and purpose_drift.unseen_categories == ("crypto",)
+    assert purpose_drift.unseen_count == 300 and purpose_drift.unseen_categories == ["crypto"]
     assert purpose_drift.drift_detected
     score = report.feature("credit_score")
     assert score.missing_drift and score.missing_rate_cur == pytest.approx(0.4) and score.status == "alert"
@@ -207,7 +178,7 @@ def test_unseen_categories_and_missing_rate_jumps_are_reported(credit_cfg, credi
 def test_importance_weighting_and_per_feature_thresholds(credit_cfg, credit_pools):
     ref_pool, cur_pool = credit_pools
     importances = {"age": 5.0, **{f: 0.1 for f in credit_cfg.features.all if f != "age"}}
-    profile = monitoring.build_reference_profile(ref_pool.iloc[:2000], credit_cfg, importances=importances)
+    profile = profiling.build_reference_profile(ref_pool.iloc[:2000], credit_cfg, importances=importances)
     cur = cur_pool.iloc[:2000].copy()
     cur["age"] = cur["age"] + 6
     plain = monitoring.compute_drift(profile, cur, MonitoringSpec())
@@ -223,7 +194,7 @@ def test_importance_weighting_and_per_feature_thresholds(credit_cfg, credit_pool
 # ------------------------------------------------------------------ predictions and performance
 def test_label_shift_shows_in_prediction_drift(credit_cfg, credit_model):
     model, ref = credit_model
-    profile = monitoring.build_reference_profile(ref, credit_cfg, predictions=_proba(credit_cfg, model, ref))
+    profile = profiling.build_reference_profile(ref, credit_cfg, predictions=_proba(credit_cfg, model, ref))
     quiet, _ = generate_day(credit_cfg, DAY_B, 3000)
     shifted, _ = generate_day(
         credit_cfg, DAY_B, 3000, scenario=Scenario(label_shift_start=DAY_B, label_shift_rate=0.35)
@@ -231,7 +202,7 @@ def test_label_shift_shows_in_prediction_drift(credit_cfg, credit_model):
     calm = monitoring.compute_drift(profile, quiet, predictions=_proba(credit_cfg, model, quiet))
     drift = monitoring.compute_drift(profile, shifted, predictions=_proba(credit_cfg, model, shifted))
     assert not calm.prediction_drift and calm.prediction.status == "ok"
-    assert drift.prediction_drift and drift.prediction.status != "ok", drift.prediction.describe()
+    assert drift.prediction_drift and drift.prediction.status != "ok", monitoring.describe(drift.prediction)
     assert drift.prediction.p_value < 1e-6 and drift.prediction.psi > 5 * calm.prediction.psi
     assert drift.prediction.cur_summary["mean"] > drift.prediction.ref_summary["mean"] + 0.03
 
@@ -266,33 +237,64 @@ def test_compute_performance_realised_and_estimated_days(credit_cfg, credit_mode
     assert [d.source for d in report.days] == ["realised", "realised", "estimated"]
     assert report.realised["n"] == 3000 and report.realised["days"] == 2
     assert report.estimated["n"] == 1500
-    base, cur, drop = report.change("roc_auc")
+    base, cur, drop = monitoring.metric_change(report, "roc_auc")
     assert base == 0.8 and drop == pytest.approx(0.8 - cur)
     assert "realised (2 days, n=3000)" in report.summary
-    assert monitoring.PerformanceReport.from_dict(report.to_dict()) == report
+    assert PerformanceReport.from_json_bytes(report.to_json_bytes()) == report
+    assert json.loads(report.to_json_bytes())["summary"] == report.summary
 
 
-def test_holdout_metrics_reads_the_model_card_layout():
-    assert monitoring.holdout_metrics(
-        {"candidate": {"metrics": {"roc_auc": 0.8, "recall": 0.3}, "slices": {}}}
-    ) == {
-        "roc_auc": 0.8,
-        "recall": 0.3,
-    }
-    assert monitoring.holdout_metrics({"rmse": 3.0, "note": "x"}) == {"rmse": 3.0}
-    assert monitoring.holdout_metrics(None) == {}
+def test_reference_comes_from_the_published_version(s3, bucket, credit_cfg, credit_model):
+    """Profile, holdout baseline (VersionManifest.holdout_metrics) and training window of a version."""
+    from mlops.registry import ModelRegistry
+
+    model, ref = credit_model
+    kinds = dict.fromkeys(credit_cfg.features.numeric, "numeric") | dict.fromkeys(
+        credit_cfg.features.categorical, "categorical"
+    )
+    profile = profiling.build_reference_profile(ref, credit_cfg, predictions=_proba(credit_cfg, model, ref))
+    registry = ModelRegistry(s3, bucket, "credit")
+    with_profile = write_candidate(
+        s3, bucket, "with-profile", model, features=kinds, holdout_metrics={"roc_auc": 0.81, "log_loss": 0.4},
+        reference_profile=profile,
+    )  # fmt: skip
+    version = registry.publish(candidate_uri=with_profile, run={"run_id": "r1"}).version
+    registry.promote(version, expected_etag=None, reason="test", actor="pytest")
+    reference = monitoring.load_reference(s3, bucket, "credit")
+    assert reference.version == version and reference.profile == profile
+    assert reference.baseline_metrics == {"roc_auc": 0.81, "log_loss": 0.4}
+    assert reference.window["start"] == "2026-01-01" and reference.profile_uri.endswith(
+        "/reference_profile.json"
+    )
+
+    bare = write_candidate(s3, bucket, "no-profile", model, features=kinds)
+    second = registry.publish(candidate_uri=bare, run={"run_id": "r2"}).version
+    with pytest.raises(ConfigError, match=f"credit {second} has no reference_profile.json"):
+        monitoring.load_reference(s3, bucket, "credit", second)
 
 
 # ------------------------------------------------------------------ rules
 def _drift(credit_cfg, credit_pools, drifted: bool, importances=None):
     ref_pool, cur_pool = credit_pools
-    profile = monitoring.build_reference_profile(ref_pool.iloc[:2000], credit_cfg, importances=importances)
+    profile = profiling.build_reference_profile(ref_pool.iloc[:2000], credit_cfg, importances=importances)
     cur = cur_pool.iloc[:2000]
     if drifted:
         cur = cur.copy()
         for col in ("age", "loan_amount", "credit_score", "debt_to_income", "interest_rate", "annual_income"):
             cur[col] = cur[col] * 1.4
     return monitoring.compute_drift(profile, cur, credit_cfg.monitoring)
+
+
+def _perf(realised=None, estimated=None, baseline=None) -> PerformanceReport:
+    return PerformanceReport(
+        dataset="credit", day="2026-01-10", task="classification", model_version="v0001", run_id=None,
+        window_days=3, baseline=baseline or {"roc_auc": 0.80}, days=[], realised=realised or {},
+        estimated=estimated or {},
+    )  # fmt: skip
+
+
+def _history(*drift_days: str) -> list[HistoryRecord]:
+    return [HistoryRecord("credit", d, "ALERT", "v0001", [], False, True) for d in drift_days]
 
 
 def test_alert_rules_fire_only_on_their_condition(credit_cfg, credit_pools):
@@ -305,13 +307,9 @@ def test_alert_rules_fire_only_on_their_condition(credit_cfg, credit_pools):
     imp = {"region": 9.0, "education": 8.0, "age": 0.1}
     quiet = _drift(credit_cfg, credit_pools, False, imp)
     loud = _drift(credit_cfg, credit_pools, True, imp)
-    perf_ok = monitoring.PerformanceReport(
-        "credit", "d", "classification", "v1", {"roc_auc": 0.80}, (), {"roc_auc": 0.78, "n": 10}, {}
-    )
-    perf_bad = monitoring.PerformanceReport(
-        "credit", "d", "classification", "v1", {"roc_auc": 0.80}, (), {"roc_auc": 0.70, "n": 10}, {}
-    )
-    history = [{"day": "2026-01-08", "dataset_drift": True}, {"day": "2026-01-09", "dataset_drift": True}]
+    perf_ok = _perf(realised={"roc_auc": 0.78, "n": 10})
+    perf_bad = _perf(realised={"roc_auc": 0.70, "n": 10})
+    history = _history("2026-01-08", "2026-01-09")
 
     calm = monitoring.evaluate_rules(
         rules, day="2026-01-10", drift=quiet, performance=perf_ok, history=history
@@ -329,8 +327,9 @@ def test_alert_rules_fire_only_on_their_condition(credit_cfg, credit_pools):
     assert by_name["three_nights"].fired and by_name["three_nights"].value == 3
     assert by_name["auc"].fired and by_name["auc"].value == pytest.approx(0.10)
     assert "drop +0.1000 > max 0.05" in by_name["auc"].detail
+    assert monitoring.night_verdict(loud, fired) == "ALERT"
 
-    gap = [{"day": "2026-01-07", "dataset_drift": True}, {"day": "2026-01-09", "dataset_drift": True}]
+    gap = _history("2026-01-07", "2026-01-09")
     broken = monitoring.evaluate_rules(rules[2:3], day="2026-01-10", drift=loud, history=gap)
     assert not broken[0].fired and broken[0].value == 2
 
@@ -340,25 +339,51 @@ def test_alert_rules_fire_only_on_their_condition(credit_cfg, credit_pools):
 
 
 def test_metric_drop_rule_without_labels_uses_estimates_only_when_asked():
-    perf = monitoring.PerformanceReport(
-        "credit", "d", "classification", "v1", {"roc_auc": 0.8}, (), {}, {"roc_auc": 0.6, "n": 100}
-    )
+    perf = _perf(estimated={"roc_auc": 0.6, "n": 100})
     realised_only = AlertRule(name="auc", kind="metric_drop", metric="roc_auc", max_drop=0.05)
     any_source = AlertRule(name="auc", kind="metric_drop", metric="roc_auc", max_drop=0.05, source="any")
-    assert not monitoring.evaluate_rules([realised_only], day="d", drift=None, performance=perf)[0].fired
-    assert monitoring.evaluate_rules([any_source], day="d", drift=None, performance=perf)[0].fired
+    quiet = monitoring.evaluate_rules([realised_only], day="2026-01-10", drift=None, performance=perf)[0]
+    assert not quiet.fired and quiet.detail == "roc_auc: no realised data"
+    assert monitoring.evaluate_rules([any_source], day="2026-01-10", drift=None, performance=perf)[0].fired
+    no_baseline = monitoring.evaluate_rules(
+        [any_source], day="d", drift=None, performance=_perf(baseline={"f1": 1})
+    )
+    assert no_baseline[0].detail == "roc_auc: no holdout metric in the model card"
     with pytest.raises(ValueError, match="needs \\['metric', 'max_drop'\\]"):
         AlertRule(name="x", kind="metric_drop")
 
 
 # ------------------------------------------------------------------ nightly I/O (moto)
+def publish_predictions(s3, bucket, cfg, day, preds: pd.DataFrame) -> artifacts.SuccessMarker:
+    """One shard of predictions and an empty rejects file, then ``_SUCCESS`` (as scoring publishes them)."""
+    prefix = artifacts.predictions_prefix(bucket, cfg.name, day)
+    n = len(preds)
+
+    def put(path: str, frame: pd.DataFrame) -> artifacts.PartEntry:
+        data = storage.frame_to_parquet_bytes(frame)
+        written = storage.put_bytes(s3, prefix + path, data)
+        return artifacts.PartEntry(
+            path, written.uri, len(frame), len(data), storage.sha256_bytes(data), written.version_id, 0, 0, n
+        )
+
+    marker = artifacts.SuccessMarker.new(
+        dataset=cfg.name, partition_uri=prefix, run_id="test", attempt="t1", model_ref="production",
+        model_version="v0001", model_sha256="0" * 64, input_uri=artifacts.batch_uri(bucket, cfg.name, day),
+        input_version_id=None, rows_in=n, rows_scored=n, rows_rejected=0, reject_fraction=0.0,
+        max_reject_fraction=0.05, num_shards=1, parts=[put(artifacts.part_path("t1", 0, 1), preds)],
+        rejects=[put(artifacts.rejects_path("t1", 0, 1), preds.iloc[:0])], reject_reasons={},
+    )  # fmt: skip
+    artifacts.write_artifact(s3, artifacts.success_uri(prefix), marker)
+    return marker
+
+
 def _seed_night(s3, bucket, cfg, model, *, days, scenario=None, rows=800, profile_days=2):
     """Batches, labels and predictions (parts + _SUCCESS) for ``days``; a profile from earlier days."""
     first = days[0] - timedelta(days=profile_days)
     ref = pd.concat([generate_day(cfg, first + timedelta(days=i), rows)[0] for i in range(profile_days)])
-    profile = monitoring.build_reference_profile(ref, cfg, predictions=_proba(cfg, model, ref))
-    profile_uri = f"s3://{bucket}/models/{cfg.name}/test/reference_profile.json"
-    storage.put_json(s3, profile_uri, profile)
+    profile = profiling.build_reference_profile(ref, cfg, predictions=_proba(cfg, model, ref))
+    profile_uri = artifacts.reference_profile_uri(f"s3://{bucket}/models/{cfg.name}/test/")
+    artifacts.write_artifact(s3, profile_uri, profile)
     for day in days:
         features, labels = generate_day(cfg, day, rows, scenario=scenario)
         storage.write_parquet(s3, artifacts.batch_uri(bucket, cfg.name, day), features)
@@ -373,9 +398,7 @@ def _seed_night(s3, bucket, cfg, model, *, days, scenario=None, rows=800, profil
                 "run_id": "test",
             }
         )
-        prefix = artifacts.predictions_prefix(bucket, cfg.name, day)
-        storage.write_parquet(s3, prefix + "part-00000.parquet", preds)
-        storage.put_json(s3, prefix + "_SUCCESS", {"parts": ["part-00000.parquet"], "rows": rows})
+        publish_predictions(s3, bucket, cfg, day, preds)
     return profile_uri
 
 
@@ -389,31 +412,71 @@ def test_nightly_drift_then_evaluation_writes_report_history_and_alert(s3, bucke
         s3, bucket, credit_cfg, days[-1], window_days=4, reference_uri=profile_uri
     )
     assert drift.verdict == "ALERT" and drift.dataset_drift and drift.prediction is not None
-    assert drift.context["current_window"]["days"] == [d.isoformat() for d in days]
-    assert "2026-01-31" in drift.context["current_window"]["skipped"]
-    drift_json = storage.get_json(s3, drift.context["drift_uri"])
-    assert monitoring.DriftReport.from_dict(drift_json).drifted_features == drift.drifted_features
+    assert drift.current_window["days"] == [d.isoformat() for d in days]
+    assert "2026-01-31" in drift.current_window["skipped"] and drift.prediction_rows == 3 * 800
+    assert artifacts.read_artifact(s3, drift.drift_uri, artifacts.DriftReport) == drift
 
+    performance = monitoring.monitor_performance(s3, bucket, credit_cfg, days[-1], days=3)
+    assert [d.source for d in performance.days] == ["realised"] * 3 and performance.baseline == {}
     night = monitoring.evaluate_night(s3, bucket, credit_cfg, days[-1], run_id="r1")
     assert night.verdict == "ALERT" and "dataset_drift" in night.fired and night.retrain
-    assert "MONITORING ALERT" in night.alert_block() and "dataset_drift" in night.alert_block()
-    event = storage.get_json(s3, monitoring.alert_uri(bucket, "credit", days[-1].isoformat()))
-    assert event["verdict"] == "ALERT" and event["run_id"] == "r1"
-    page = storage.get_bytes(s3, night.uris["report_uri"]).decode()
+    assert artifacts.read_artifact(s3, night.night_uri, NightVerdict) == night
+    block = monitoring.alert_block(night)
+    assert "MONITORING ALERT" in block and "dataset_drift" in block and night.report_uri in block
+    event = artifacts.read_artifact(s3, artifacts.alert_uri(bucket, "credit", days[-1]), AlertEvent)
+    assert event.verdict == "ALERT" and event.run_id == "r1" and "dataset_drift" in event.fired
+    page = storage.get_bytes(s3, night.report_uri).decode()
     assert page.count("data:image/png;base64,") >= 3 and "credit_score" in page and ">ALERT<" in page
-    twin = storage.get_json(s3, night.uris["report_json_uri"])
-    assert twin["verdict"] == "ALERT" and twin["drift"]["features"][0]["drift_detected"]
-    assert storage.get_json(s3, night.uris["history_uri"])["dataset_drift"] is True
-    request = monitoring.write_retrain_request(s3, bucket, credit_cfg, days[-1], night.to_dict(), run_id="r1")
-    assert storage.get_json(s3, request)["reasons"][0]["name"] == "dataset_drift"
+    twin = artifacts.read_artifact(s3, night.report_json_uri, MonitoringReport)
+    assert twin.verdict == "ALERT" and twin.drift.sorted_features()[0].drift_detected
+    assert (
+        twin.performance == performance
+        and twin.night == night
+        and twin.history[-1].day == days[-1].isoformat()
+    )
+    history = artifacts.read_artifact(s3, night.history_uri, HistoryRecord)
+    assert history.dataset_drift is True and len(history.days) == 3
+    uri, request = monitoring.write_retrain_request(s3, bucket, credit_cfg, days[-1], run_id="r1")
+    assert artifacts.read_artifact(s3, uri, RetrainRequest) == request
+    assert request.reasons[0].name == "dataset_drift" and request.run_id == "r1"
 
 
-def test_nightly_drift_fails_clearly_without_scored_days(s3, bucket, credit_cfg):
-    storage.put_json(s3, f"s3://{bucket}/p.json", {"schema": monitoring.PROFILE_SCHEMA, "features": {}})
+def test_predictions_are_read_only_through_success_and_verified(s3, bucket, credit_cfg):
+    day = "2026-02-10"
+    preds = pd.DataFrame({"id": [1, 2, 3], "prediction": [0, 1, 0], "probability": [0.1, 0.9, 0.2]})
+    assert monitoring.read_predictions(s3, bucket, "credit", day) is None  # not scored: no _SUCCESS
+    prefix = artifacts.predictions_prefix(bucket, "credit", day)
+    storage.write_parquet(s3, prefix + "stray.parquet", preds)  # not listed: never read
+    marker = publish_predictions(s3, bucket, credit_cfg, day, preds)
+    assert monitoring.read_marker(s3, bucket, "credit", day) == marker
+    pd.testing.assert_frame_equal(monitoring.read_predictions(s3, bucket, "credit", day), preds)
+    storage.write_parquet(s3, marker.part_uris[0], preds.iloc[:2])  # changed after publishing
+    marker = artifacts.read_artifact(s3, artifacts.success_uri(prefix), artifacts.SuccessMarker)
+    unpinned = artifacts.SuccessMarker.from_dict(
+        {**marker.to_dict(), "parts": [{**marker.parts[0].to_dict(), "version_id": None}]}
+    )
+    artifacts.write_artifact(s3, artifacts.success_uri(prefix), unpinned)
+    with pytest.raises(IntegrityError, match="Checksum mismatch"):
+        monitoring.read_predictions(s3, bucket, "credit", day)
+    storage.put_json(s3, artifacts.success_uri(prefix), {"format": "mlops.predictions/v1", "parts": []})
+    with pytest.raises(ArtifactSchemaError, match="schema_version None"):
+        monitoring.read_predictions(s3, bucket, "credit", day)
+
+
+def test_nightly_drift_fails_clearly_without_scored_days(s3, bucket, credit_cfg, credit_day):
+    profile_uri = f"s3://{bucket}/p/reference_profile.json"
+    artifacts.write_artifact(s3, profile_uri, profiling.build_reference_profile(credit_day[0], credit_cfg))
     with pytest.raises(InputReadError, match="No scored day of credit between 2026-03-01 and 2026-03-03"):
-        monitoring.monitor_drift(s3, bucket, credit_cfg, "2026-03-03", reference_uri=f"s3://{bucket}/p.json")
-    with pytest.raises(ConfigError, match="'date' parameter must be YYYY-MM-DD"):
-        monitoring.monitor_drift(s3, bucket, credit_cfg, "yesterday", reference_uri=f"s3://{bucket}/p.json")
+        monitoring.monitor_drift(s3, bucket, credit_cfg, "2026-03-03", reference_uri=profile_uri)
+    with pytest.raises(ConfigError, match="'day' parameter must be YYYY-MM-DD"):
+        monitoring.monitor_drift(s3, bucket, credit_cfg, "yesterday", reference_uri=profile_uri)
+    storage.put_json(s3, profile_uri, {"schema": "mlops.reference_profile/v1", "features": {}})
+    with pytest.raises(ArtifactSchemaError, match="reference_profile at .* has schema_version None"):
+        monitoring.monitor_drift(s3, bucket, credit_cfg, "2026-03-03", reference_uri=profile_uri)
+    with pytest.raises(InputReadError, match="No drift result .*; run monitor_drift for 2026-03-03 first"):
+        monitoring.evaluate_night(s3, bucket, credit_cfg, "2026-03-03")
+    with pytest.raises(InputReadError, match="No night verdict"):
+        monitoring.write_retrain_request(s3, bucket, credit_cfg, "2026-03-03")
 
 
 def test_cli_drift_on_local_files(tmp_path, credit_cfg, credit_pools, capsys):

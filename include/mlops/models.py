@@ -3,18 +3,29 @@
 The registry step writes versions and moves pointers; every other step that *uses* a
 published model (evaluation's champion, scoring, monitoring's reference) reads it here,
 through the typed artifacts, so no step imports the registry step.
+
+Using a model, for every step alike: :func:`feature_frame` (the model's input columns,
+coerced), :func:`target_array`, :func:`predict` (prediction and the probability of the
+positive class by :mod:`mlops.metrics`' one rule) and :func:`compute_threads`.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops import serialization, storage
+from mlops import metrics, serialization, storage
 from mlops.artifacts import registry as layout
-from mlops.artifacts.registry import ProductionPointer, VersionManifest
-from mlops.errors import InputReadError, IntegrityError, RegistryError
+from mlops.artifacts.registry import ModelCheck, ProductionPointer, VersionManifest
+from mlops.errors import ConfigError, InputReadError, IntegrityError, RegistryError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from mlops.config import DatasetConfig
 
 _VERSION_RE = re.compile(r"^\s*v?0*(\d+)\s*$", re.IGNORECASE)
 
@@ -97,13 +108,19 @@ def is_retired(client: Any, bucket: str, dataset: str, version: str) -> bool:
     return storage.exists(client, layout.tombstone_uri(bucket, dataset, normalize_version(version)))
 
 
-def resolve(client: Any, bucket: str, dataset: str, ref: str = layout.PRODUCTION) -> ResolvedVersion:
+def resolve(
+    client: Any, bucket: str, dataset: str, ref: str = layout.PRODUCTION, *, require_checked: bool = False
+) -> ResolvedVersion:
     """Pin a version id (``"v0007"``) or an alias (``"production"``) to a manifest.
 
     Through an alias the manifest's sha256 is checked against the one the pointer recorded.
+    ``require_checked``: also require the version's :class:`~mlops.artifacts.registry.ModelCheck`
+    for exactly this manifest and model (see :func:`require_check`).
     """
     if is_version_ref(ref):
         manifest, sha = read_manifest(client, bucket, dataset, ref)
+        if require_checked:
+            require_check(client, bucket, manifest, manifest_sha256=sha)
         return ResolvedVersion(dataset, manifest.version, manifest, sha)
     state = read_pointer(client, bucket, dataset, ref)
     if state is None:
@@ -118,7 +135,44 @@ def resolve(client: Any, bucket: str, dataset: str, ref: str = layout.PRODUCTION
             f"{state.pointer.manifest_sha256}: the manifest was changed after promotion. Do not use it; "
             "roll back to a verified version."
         )
+    if require_checked:
+        require_check(client, bucket, manifest, manifest_sha256=sha)
     return ResolvedVersion(dataset, manifest.version, manifest, sha, state)
+
+
+def read_check(client: Any, bucket: str, dataset: str, version: str) -> ModelCheck | None:
+    """The version's smoke-check record (``checks/vNNNN.json``), or ``None`` if it was never checked."""
+    uri = layout.check_uri(bucket, dataset, normalize_version(version))
+    try:
+        return ModelCheck.from_json_bytes(storage.get_bytes(client, uri), source=uri)
+    except InputReadError:
+        return None
+
+
+def require_check(
+    client: Any, bucket: str, manifest: VersionManifest, *, manifest_sha256: str | None = None
+) -> ModelCheck:
+    """The version's :class:`ModelCheck`; raise :class:`RegistryError` unless it covers this model.
+
+    A version is trusted in-process only after its model loaded and predicted in a child
+    process (the registry does that before every promotion and rollback).
+    """
+    check = read_check(client, bucket, manifest.dataset, manifest.version)
+    where = layout.check_uri(bucket, manifest.dataset, manifest.version)
+    problem = None
+    if check is None:
+        problem = f"has no smoke-check record ({where})"
+    elif check.model_sha256 != manifest.model_sha256:
+        problem = f"was checked with model sha256 {check.model_sha256}, not {manifest.model_sha256} ({where})"
+    elif manifest_sha256 is not None and check.manifest_sha256 != manifest_sha256:
+        problem = f"was checked with manifest sha256 {check.manifest_sha256}, not {manifest_sha256} ({where})"
+    if problem:
+        raise RegistryError(
+            f"{manifest.dataset} {manifest.version} {problem}: its model never passed the smoke prediction "
+            "in a child process, so it is not loaded here. Promote it through the registry, or run "
+            f"`mlops registry check {manifest.dataset} {manifest.version}`."
+        )
+    return check
 
 
 def artifact_bytes(client: Any, manifest: VersionManifest, filename: str) -> bytes:
@@ -140,10 +194,99 @@ def artifact_bytes(client: Any, manifest: VersionManifest, filename: str) -> byt
     return data
 
 
-def load_model(client: Any, manifest: VersionManifest) -> Any:
-    """The version's estimator, loaded through verified skops after a sha256 check."""
+def load_model(client: Any, manifest: VersionManifest, *, require_checked: bool = False) -> Any:
+    """The version's estimator, loaded through verified skops after a sha256 check.
+
+    ``require_checked`` (scoring sets it): refuse a version whose model has no passed smoke
+    check for these bytes (:func:`require_check`), before anything is deserialized.
+    """
     from mlops.artifacts.training import MODEL_FILE
 
+    if require_checked:
+        require_check(client, storage.parse_uri(manifest.model_uri)[0], manifest)
     data = artifact_bytes(client, manifest, MODEL_FILE)
     entry = manifest.artifacts[MODEL_FILE]
     return serialization.load_model(data, expected_sha256=entry.sha256, where=entry.uri)
+
+
+# ---------------------------------------------------------------- using a model
+#: Native threads (OpenMP/BLAS) for fitting and scoring. One by default: on a small shared
+#: machine, OpenMP threads that spin-wait for busy cores make HistGradientBoosting 2-6x slower.
+THREADS_ENV = "MLOPS_TRAIN_THREADS"
+
+
+def thread_count(n: int | None = None) -> int:
+    """``n``, else env ``MLOPS_TRAIN_THREADS``, else 1; raises :class:`ConfigError` on a bad value."""
+    if n is not None:
+        return max(1, int(n))
+    raw = os.environ.get(THREADS_ENV, "1")
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise ConfigError(f"{THREADS_ENV} must be a positive integer. Got {raw!r} instead.") from None
+
+
+def compute_threads(n: int | None = None) -> Any:
+    """A context manager limiting OpenMP/BLAS threads to :func:`thread_count` ``(n)``."""
+    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime so the limit applies to it)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=thread_count(n))
+
+
+def feature_frame(df: pd.DataFrame, cfg: DatasetConfig) -> pd.DataFrame:
+    """The model's input: the config's feature columns in config order.
+
+    Numeric columns become float64; categorical missing values (``None``, ``pd.NA``) become
+    ``np.nan`` so the imputer sees them as missing. Raises :class:`ConfigError` naming absent columns.
+    """
+    import numpy as np
+    import pandas as pd
+
+    missing = [c for c in cfg.feature_columns if c not in df.columns]
+    if missing:
+        raise ConfigError(
+            f"Feature columns {missing} from include/configs/{cfg.name}.yaml are not in the frame "
+            f"(columns: {list(df.columns)[:25]})."
+        )
+    out = df.loc[:, list(cfg.feature_columns)].copy()
+    for col in cfg.features.numeric:
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+    for col in cfg.features.categorical:
+        values = out[col].astype("object")
+        out[col] = values.where(values.notna(), np.nan)
+    return out
+
+
+def target_array(df: pd.DataFrame, cfg: DatasetConfig) -> np.ndarray:
+    """The target as the model sees it: float64 for regression; for classification the labels
+    themselves (integral numbers as int64, booleans as bool, anything else, e.g. strings, as objects)."""
+    import numpy as np
+    import pandas as pd
+
+    y = df[cfg.target]
+    if not cfg.is_classifier:
+        return y.to_numpy(dtype="float64", na_value=np.nan)
+    if pd.api.types.is_bool_dtype(y.dtype):
+        return y.to_numpy(dtype=bool)
+    if pd.api.types.is_numeric_dtype(y.dtype):
+        values = y.to_numpy(dtype="float64", na_value=np.nan)
+        integral = np.isfinite(values).all() and bool((values == np.round(values)).all())
+        return values.astype("int64") if integral else values
+    return y.astype("object").to_numpy()
+
+
+def predict(model: Any, frame: pd.DataFrame, cfg: DatasetConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(prediction, probability of the positive class)`` for a raw frame (probability None for regression).
+
+    The positive class is :func:`mlops.metrics.positive_index` of the config over ``model.classes_``
+    (``positive_class`` when configured), the same rule every metric uses.
+    """
+    import numpy as np
+
+    X = feature_frame(frame, cfg)
+    if not cfg.is_classifier:
+        return np.asarray(model.predict(X), dtype="float64"), None
+    proba = model.predict_proba(X)
+    classes = np.asarray(model.classes_)
+    return classes[np.argmax(proba, axis=1)], proba[:, metrics.positive_index(cfg, classes)]

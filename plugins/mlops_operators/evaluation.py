@@ -14,7 +14,7 @@ from mlops_operators.params import rendered_bool, rendered_params, rendered_str
 
 
 def _card_url(client, model_card_uri: str) -> str:
-    from mlops.model_card import browser_url
+    from mlops.evaluation import browser_url
 
     return browser_url(model_card_uri, getattr(getattr(client, "meta", None), "endpoint_url", None))
 
@@ -118,7 +118,8 @@ class GateModelOperator(BaseOperator, SkipMixin):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from mlops.evaluation import BLESSING_FILE, MODEL_CARD_FILE, gate_candidate
+        from mlops.artifacts import blessing_uri, model_card_uri
+        from mlops.evaluation import gate_candidate, rules_table
 
         with rendered_params(self):
             force = rendered_bool(self.force_promote, name="force_promote")
@@ -139,16 +140,17 @@ class GateModelOperator(BaseOperator, SkipMixin):
                 actor=actor,
                 evaluation_id=f"{ident.get('dag_id')}/{ident.get('run_id')}",
             )
-        prefix = blessing.candidate
-        self.model_card_url = _card_url(client, prefix + MODEL_CARD_FILE)
-        self.log.info("gate verdict table:\n%s", blessing.table())
-        self.log.info("blessing: %s", prefix + BLESSING_FILE)
-        self.log.info("model card: %s (open: %s)", prefix + MODEL_CARD_FILE, self.model_card_url)
+        prefix = blessing.candidate_uri
+        card_uri = model_card_uri(prefix)
+        self.model_card_url = _card_url(client, card_uri)
+        self.log.info("gate verdict table:\n%s", rules_table(blessing.rules))
+        self.log.info("blessing: %s", blessing_uri(prefix))
+        self.log.info("model card: %s (open: %s)", card_uri, self.model_card_url)
         result = {
-            **blessing.summary(),
+            **blessing.to_dict(),
             "candidate_prefix": prefix,
-            "blessing_uri": prefix + BLESSING_FILE,
-            "model_card_uri": prefix + MODEL_CARD_FILE,
+            "blessing_uri": blessing_uri(prefix),
+            "model_card_uri": card_uri,
             "model_card_url": self.model_card_url,
         }
         if blessing.forced:

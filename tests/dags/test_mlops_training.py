@@ -51,8 +51,8 @@ def test_blessed_then_rejected_challenger(dagbag, server_s3, credit_cfg):
     registry = ModelRegistry(server_s3, BUCKET, "credit")
     assert registry.versions() == ["v0001"] and registry.pointer("production").version == "v0001"
     manifest = registry.manifest("v0001")
-    assert manifest["blessing"]["blessed"] is True
-    assert manifest["training_data"]["content_hash"] == _xcom(first, "train_model")["data_hash"]
+    assert manifest.blessing.blessed is True
+    assert manifest.training_data.data_hash == _xcom(first, "train_model")["data_hash"]
     card = storage.get_bytes(server_s3, gate["model_card_uri"]).decode()
     assert "VERDICT: BLESSED" in card and card.count("data:image/png;base64,") == 4
 
@@ -113,6 +113,8 @@ def test_rejected_batch_in_window_stops_training_unless_skipped(dagbag, server_s
     prefix = lenient.get_task_instance("train_model").xcom_pull(
         task_ids="train_model", key="candidate_prefix"
     )
-    used = storage.get_json(server_s3, prefix + "training.json")["data_uris"]
+    used = artifacts.read_artifact(
+        server_s3, artifacts.training_uri(prefix), artifacts.TrainingRecord
+    ).data_uris
     assert artifacts.batch_uri("mlops-test", "credit", bad_day) not in used
     assert artifacts.batch_uri("mlops-test", "credit", date(2026, 1, 7)) in used

@@ -82,8 +82,9 @@ def test_plan_train_evaluate_gate(world, oplog):
     assert len(uris) == 9 and plan_ti.xcom["dataset"] == "credit"
     assert plan_ti.xcom["window"]["skipped"]["2026-01-12"].startswith("labels not due")
 
-    trained = _train(world, estimator="None")
+    trained = _train(world, estimator="None")  # an empty Param: the config's estimator
     assert trained["estimator"] == "hist_gradient_boosting" and trained["split"]["holdout_rows"] == 1500
+    assert trained["cv_best_score"] is None  # search="none" is a value, not a blank: no search ran
 
     evaluate = EvaluateModelOperator(
         task_id="evaluate_model",
@@ -147,12 +148,13 @@ def _tamper_metrics(client, prefix: str, rule: str) -> None:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-        from mlops import training
+        from mlops import artifacts, evaluation, training
         from mlops.config import load_dataset_config
 
         cfg = load_dataset_config("credit")
         record = storage.get_json(client, prefix + "training.json")
-        frame = training.read_split(client, cfg, record, "holdout").dropna()
+        lineage = artifacts.TrainingRecord.from_dict(record).lineage
+        frame = evaluation.read_split(client, cfg, lineage, "holdout").dropna()
         pre = ColumnTransformer(
             [
                 ("num", StandardScaler(), list(cfg.features.numeric)),
@@ -231,3 +233,41 @@ def test_force_promote_lets_a_behaving_candidate_through(world, oplog):
         "tester"
     )
     assert "force_promote by tester" in oplog.text
+
+
+@pytest.mark.parametrize(
+    ("op", "message"),
+    [
+        (
+            TrainModelOperator(task_id="t", dataset="credit", window_end="2026-01-12", window_days="three"),
+            "The 'window_days' parameter of TrainModelOperator must be a positive integer. Got 'three' instead.",
+        ),
+        (
+            PlanTrainingWindowOperator(
+                task_id="p", dataset="credit", window_end="2026-01-12", window_days="0"
+            ),
+            "The 'window_days' parameter of PlanTrainingWindowOperator must be a positive integer. Got '0' instead.",
+        ),
+        (
+            GateModelOperator(
+                task_id="g", dataset="credit", candidate_prefix="s3://b/c/", force_promote="maybe"
+            ),
+            "The 'force_promote' parameter of GateModelOperator must be a boolean (true or false). "
+            "Got 'maybe' instead.",
+        ),
+        (
+            PublishModelOperator(
+                task_id="p", dataset="credit", candidate_prefix="s3://b/c/", force="yes please"
+            ),
+            "The 'force' parameter of PublishModelOperator must be a boolean (true or false). "
+            "Got 'yes please' instead.",
+        ),
+    ],
+    ids=["train_window_days", "plan_window_days", "gate_force_promote", "publish_force"],
+)
+def test_bad_rendered_values_fail_before_any_io(op, message, oplog):
+    """Parsed in execute before the S3 client is built: one ERROR line, no retry, no chained traceback."""
+    with pytest.raises(AirflowFailException) as err:
+        op.execute(_context(FakeTI(op.task_id), op))
+    assert str(err.value) == message and err.value.__cause__ is None
+    assert oplog.text.count(message) == 1

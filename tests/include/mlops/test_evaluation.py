@@ -6,16 +6,20 @@ import re
 
 import pytest
 
-from mlops import evaluation, serialization, storage, training
-from mlops.evaluation import FAIL, PASS, SKIP, Rule
+from mlops import artifacts, evaluation, models, serialization, storage, training
+from mlops.artifacts import Blessing, CandidateMetrics, ModelEvaluation
+from mlops.errors import InputReadError
+from mlops.evaluation import FAIL, PASS, SKIP, GateRule
 from tests.include.mlops.training_world import END, fast, seed_validated, with_updates
 
 
 # ---------------------------------------------------------------- the gate, rule by rule
-def _evaluation(auc: float, recall: float = 0.4, log_loss: float = 0.35, slices: dict | None = None) -> dict:
+def _evaluation(
+    auc: float, recall: float = 0.4, log_loss: float = 0.35, slices: dict | None = None
+) -> ModelEvaluation:
     slices = slices or {"north": auc, "south": auc}
-    return {
-        "metrics": {
+    return ModelEvaluation(
+        metrics={
             "accuracy": 0.85,
             "precision": 0.6,
             "recall": recall,
@@ -23,15 +27,17 @@ def _evaluation(auc: float, recall: float = 0.4, log_loss: float = 0.35, slices:
             "roc_auc": auc,
             "log_loss": log_loss,
         },
-        "slices": {
+        slices={
             "region": {v: {"n": 500, "metrics": {"roc_auc": a}} for v, a in slices.items()},
             "home_ownership": {"rent": {"n": 40, "metrics": {"roc_auc": 0.1}}},  # too small: never gated
         },
-    }
+        confusion_matrix=None,
+        n_rows=1040,
+    )
 
 
-BEHAVES = [Rule("reloads_from_bytes", "behaviour", None, None, None, "loads", PASS)]
-MISBEHAVES = [Rule("optional_missing_scores", "behaviour", None, None, None, "1 finite", FAIL, "NaN")]
+BEHAVES = [GateRule("reloads_from_bytes", "behaviour", None, None, None, "loads", PASS)]
+MISBEHAVES = [GateRule("optional_missing_scores", "behaviour", None, None, None, "1 finite", FAIL, "NaN")]
 
 
 def _decide(cfg, candidate, production, behaviour=BEHAVES):
@@ -40,8 +46,8 @@ def _decide(cfg, candidate, production, behaviour=BEHAVES):
         candidate=candidate,
         production=production,
         behaviour=behaviour,
-        candidate_id="s3://b/c/",
-        candidate_sha256="ab" * 32,
+        candidate_uri="s3://b/c/",
+        model_sha256="ab" * 32,
         baseline_version="v0001" if production else None,
         baseline_pointer_etag='"etag-1"' if production else None,
         data_hash="cd" * 32,
@@ -84,10 +90,12 @@ def test_without_production_the_floors_alone_decide(credit_cfg):
 
 def test_lower_is_better_metrics_compare_the_other_way(diabetes_cfg):
     def reg(rmse):
-        return {
-            "metrics": {"rmse": rmse, "r2": 0.5, "mse": rmse**2, "mae": 40.0, "explained_variance": 0.5},
-            "slices": {"sex": {"1": {"n": 300, "metrics": {"rmse": rmse}}}},
-        }
+        return ModelEvaluation(
+            metrics={"rmse": rmse, "r2": 0.5, "mse": rmse**2, "mae": 40.0, "explained_variance": 0.5},
+            slices={"sex": {"1": {"n": 300, "metrics": {"rmse": rmse}}}},
+            confusion_matrix=None,
+            n_rows=300,
+        )
 
     assert _decide(diabetes_cfg, reg(56.0), reg(55.0)).blessed  # within max_primary_regression 2.0
     assert _decide(diabetes_cfg, reg(58.0), reg(55.0)).failed == ["rmse_vs_production"]
@@ -97,9 +105,11 @@ def test_lower_is_better_metrics_compare_the_other_way(diabetes_cfg):
 def test_blessing_record_and_table(credit_cfg):
     blessing = _decide(credit_cfg, _evaluation(0.80), _evaluation(0.83))
     record = blessing.to_dict()
+    assert Blessing.from_json_bytes(blessing.to_json_bytes()) == blessing
     for key in (
         "blessed",
-        "candidate",
+        "candidate_uri",
+        "model_sha256",
         "baseline_version",
         "baseline_pointer_etag",
         "data_hash",
@@ -113,7 +123,7 @@ def test_blessing_record_and_table(credit_cfg):
     assert blessing.verdict_line() == (
         "VERDICT: NOT BLESSED candidate=s3://b/c/ champion=v0001 failed=[roc_auc_vs_production]"
     )
-    table = blessing.table().splitlines()
+    table = evaluation.rules_table(blessing.rules).splitlines()
     assert table[0].split(" | ")[0].strip() == "rule" and "threshold" in table[0]
     assert any(line.startswith("roc_auc_vs_production") and line.rstrip().endswith("FAIL") for line in table)
 
@@ -124,8 +134,8 @@ def test_force_publishes_only_a_model_that_behaves(credit_cfg):
         candidate=_evaluation(0.60),
         production=None,
         behaviour=BEHAVES,
-        candidate_id="c",
-        candidate_sha256="x",
+        candidate_uri="c",
+        model_sha256="x",
         baseline_version=None,
         baseline_pointer_etag=None,
         data_hash="d",
@@ -134,9 +144,16 @@ def test_force_publishes_only_a_model_that_behaves(credit_cfg):
         actor="alice",
     )
     assert not forced.blessed and forced.forced and forced.publish
-    assert forced.to_dict()["force_reason"] == "hotfix approved by risk"
+    assert forced.to_dict()["force_reason"] == "hotfix approved by risk" and forced.actor == "alice"
+    assert forced.verdict_line() == (
+        "VERDICT: NOT BLESSED candidate=c champion=none failed=[min_roc_auc] FORCED: publishing anyway"
+    )
     broken = _decide(credit_cfg, _evaluation(0.60), None, MISBEHAVES)
     assert not broken.publish
+    blessed_anyway = _decide(credit_cfg, _evaluation(0.83), None)
+    assert (
+        blessed_anyway.blessed and not blessed_anyway.forced
+    )  # force on a blessed candidate records nothing
 
 
 # ---------------------------------------------------------------- behavioural checks
@@ -218,8 +235,11 @@ def test_train_evaluate_gate_and_model_card(s3, bucket, dataset, credit_cfg, dia
         if dataset == "credit"
         else {"mse", "rmse", "mae", "r2", "explained_variance"}
     )
-    metrics = storage.get_json(s3, result.metrics_uri)
-    assert metrics["candidate"]["slices"][cfg.training.slice_columns[0]]
+    scored = artifacts.read_artifact(s3, result.metrics_uri, CandidateMetrics)
+    assert scored.candidate.slices[cfg.training.slice_columns[0]] and scored.production is None
+    assert scored.candidate_uri == cand.candidate_prefix and scored.data_hash == cand.data_hash
+    assert scored.holdout_rows == cand.split["holdout_rows"] == scored.candidate.n_rows
+    assert scored.holdout_metrics == {k: v for k, v in result.candidate.items() if v is not None}
     html = storage.get_bytes(s3, result.model_card_uri).decode()
     expected = (
         [
@@ -237,9 +257,9 @@ def test_train_evaluate_gate_and_model_card(s3, bucket, dataset, credit_cfg, dia
 
     blessing = evaluation.gate_candidate(s3, cfg, cand.candidate_prefix)
     assert blessing.blessed, blessing.table()
-    record = storage.get_json(s3, cand.candidate_prefix + "blessing.json")
-    assert record["blessed"] is True and record["baseline_pointer_etag"] is None
-    assert record["data_hash"] == cand.data_hash
+    record = artifacts.read_artifact(s3, artifacts.blessing_uri(cand.candidate_prefix), Blessing)
+    assert record == blessing and record.baseline_pointer_etag is None
+    assert record.data_hash == cand.data_hash and record.model_sha256 == cand.model_sha256
     stamped = storage.get_bytes(s3, result.model_card_uri).decode()
     assert "VERDICT: BLESSED" in stamped and "The gate has not run yet" not in stamped
     summary = evaluation.training_summary(s3, cand.candidate_prefix)
@@ -255,9 +275,9 @@ def test_challenger_is_compared_with_production_and_not_published(s3, bucket, cr
     champion = training.train_candidate(s3, cfg, bucket=bucket, end=END, run_id="r1", window_days=12)
     evaluation.evaluate_candidate(s3, cfg, champion.candidate_prefix, bucket=bucket)
     assert evaluation.gate_candidate(s3, cfg, champion.candidate_prefix).blessed
-    published = registry.publish(candidate_prefix=champion.candidate_prefix, run={"run_id": "r1"})
+    published = registry.publish(candidate_uri=champion.candidate_prefix, run={"run_id": "r1"})
     registry.promote_blessed(published.version, reason="first model", actor="test")
-    pointer = registry.pointer("production")
+    pointer = models.read_pointer(s3, bucket, "credit")
 
     weak = training.train_candidate(
         s3, cfg, bucket=bucket, end=END, run_id="r2", window_days=12, estimator="dummy"
@@ -269,5 +289,47 @@ def test_challenger_is_compared_with_production_and_not_published(s3, bucket, cr
     assert not blessing.blessed
     assert {"min_roc_auc", "min_recall", "roc_auc_vs_production"} <= set(blessing.failed)
     with pytest.raises(NotBlessedError):
-        registry.publish(candidate_prefix=weak.candidate_prefix, run={"run_id": "r2"})
-    assert registry.versions() == ["v0001"] and registry.pointer("production").version == "v0001"
+        registry.publish(candidate_uri=weak.candidate_prefix, run={"run_id": "r2"})
+    assert (
+        registry.versions() == ["v0001"]
+        and models.read_pointer(s3, bucket, "credit").pointer.version == "v0001"
+    )
+
+
+# ---------------------------------------------------------------- the holdout, and a broken champion
+def test_read_split_refuses_changed_data(s3, bucket, credit_cfg):
+    seed_validated(s3, bucket, credit_cfg)
+    plan = training.plan_window(s3, credit_cfg, bucket=bucket, end=END, window_days=12)
+    data = training.load_training_data(s3, credit_cfg, plan)
+    holdout = evaluation.read_split(s3, credit_cfg, data.lineage, "holdout")
+    assert holdout.equals(data.holdout)  # the same rows in the same order as training joined them
+    train = evaluation.read_split(s3, credit_cfg, data.lineage, "train")
+    assert train.equals(data.train)
+    import dataclasses
+
+    changed = [*data.lineage[:-1], dataclasses.replace(data.lineage[-1], labels_sha256="0" * 64)]
+    with pytest.raises(InputReadError, match="the data changed since training"):
+        evaluation.read_split(s3, credit_cfg, changed, "holdout")
+    with pytest.raises(InputReadError, match="no 'holdout' days"):
+        evaluation.read_split(s3, credit_cfg, data.lineage[:2], "holdout")
+
+
+def test_a_production_model_that_cannot_load_is_reported_not_fatal(s3, bucket, credit_cfg):
+    """The pointer names a version whose manifest is missing: the floors decide, the reason is recorded."""
+    cfg = with_updates(
+        fast(credit_cfg), model={"estimator": "logistic_regression", "params": {}, "search": None}
+    )
+    seed_validated(s3, bucket, cfg)
+    pointer = artifacts.ProductionPointer(
+        dataset="credit", alias="production", version="v0003", manifest_sha256="a" * 64, previous_version=None,
+        sequence=1, action="promote", actor="test", reason="a pointer to nowhere", updated_at=artifacts.utc_now_iso(),
+        evaluation_id=None, request_id="test", run={"run_id": "test"},
+    )  # fmt: skip
+    artifacts.write_artifact(s3, artifacts.alias_uri(bucket, "credit", "production"), pointer)
+    cand = training.train_candidate(s3, cfg, bucket=bucket, end=END, run_id="r1", window_days=12)
+    result = evaluation.evaluate_candidate(s3, cfg, cand.candidate_prefix, bucket=bucket)
+    assert result.production is None and result.baseline_version == "v0003"
+    assert result.baseline_error.startswith("production v0003 could not be loaded")
+    blessing = evaluation.gate_candidate(s3, cfg, cand.candidate_prefix)
+    rule = next(r for r in blessing.rules if r.rule == "roc_auc_vs_production")
+    assert rule.verdict == SKIP and rule.detail == result.baseline_error

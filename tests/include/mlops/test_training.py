@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import storage, training
-from mlops.errors import ConfigError, InputReadError
+from mlops import artifacts, metrics, models, storage, training
+from mlops.errors import ArtifactSchemaError, ConfigError
 from tests.include.mlops.training_world import END, START, fast, seed_validated, with_updates
 
 
 @pytest.fixture(scope="module")
 def credit_frame(credit_cfg):
     """Six labelled credit days in memory (no S3), sorted like the training split."""
-    from mlops.datagen import daterange, generate_day
+    from mlops.dev.datagen import daterange, generate_day
 
     parts = []
     for day in daterange(START, 6):
@@ -48,7 +48,10 @@ def test_window_days_param_must_exceed_the_holdout(credit_cfg):
         ConfigError, match="'window_days' parameter must be greater than training.holdout_days"
     ):
         training.resolve_window_days(credit_cfg, 5)
-    assert training.resolve_window_days(credit_cfg, "None") == credit_cfg.training.window_days
+    assert training.resolve_window_days(credit_cfg, None) == credit_cfg.training.window_days
+    assert training.resolve_window_days(credit_cfg, "12") == 12
+    with pytest.raises(ConfigError, match="'window_days' parameter must be an integer. Got 'None' instead"):
+        training.resolve_window_days(credit_cfg, "None")  # blanks are the operators' to parse
 
 
 def test_training_data_skips_rejected_days_and_records_lineage(s3, bucket, credit_cfg):
@@ -56,31 +59,46 @@ def test_training_data_skips_rejected_days_and_records_lineage(s3, bucket, credi
     plan = training.plan_window(s3, credit_cfg, bucket=bucket, end=END, window_days=12)
     data = training.load_training_data(s3, credit_cfg, plan)
     assert data.excluded["2026-01-02"] == "validation failed"
-    assert data.split["train_days"] == ["2026-01-01", "2026-01-03", "2026-01-04"]
-    assert data.split["holdout_days"] == [
+    assert data.split.train_days == ["2026-01-01", "2026-01-03", "2026-01-04"]
+    assert data.split.holdout_days == [
         "2026-01-05",
         "2026-01-06",
         "2026-01-07",
         "2026-01-08",
         "2026-01-09",
     ]
-    assert data.split["train_rows"] == len(data.train) == 900 and len(data.holdout) == 1500
+    assert data.split.train_rows == len(data.train) == 900 and len(data.holdout) == 1500
     assert data.train["application_date"].max() < data.holdout["application_date"].min()
     item = data.lineage[0]
-    assert item["batch_version_id"] and item["labels_version_id"]
-    assert item["batch_sha256"] == storage.sha256_bytes(storage.get_bytes(s3, item["batch_uri"]))
+    assert item.batch_version_id and item.labels_version_id and item.split == "train"
+    assert item.batch_sha256 == storage.sha256_bytes(storage.get_bytes(s3, item.batch_uri))
+    assert item.validation_uri == artifacts.validation_uri(item.batch_uri)
+    assert [d.split for d in data.lineage[-5:]] == ["holdout"] * 5
     assert len(data.data_hash) == 64
+    positive = (data.train["default"] == 1).mean()
+    assert data.split.train_positive_rate == pytest.approx(positive, abs=1e-6)
 
 
-def test_read_split_refuses_changed_data(s3, bucket, credit_cfg):
+def test_a_missing_validation_result_leaves_the_day_out(s3, bucket, credit_cfg):
     seed_validated(s3, bucket, credit_cfg)
+    missing = artifacts.batch_uri(bucket, "credit", "2026-01-03")
+    storage.delete(s3, artifacts.validation_uri(missing))
     plan = training.plan_window(s3, credit_cfg, bucket=bucket, end=END, window_days=12)
     data = training.load_training_data(s3, credit_cfg, plan)
-    record = {"lineage": data.lineage}
-    assert len(training.read_split(s3, credit_cfg, record, "holdout")) == len(data.holdout)
-    record["lineage"][-1]["labels_sha256"] = "0" * 64
-    with pytest.raises(InputReadError, match="the data changed since training"):
-        training.read_split(s3, credit_cfg, record, "holdout")
+    assert data.excluded["2026-01-03"] == "no validation result"
+    assert "2026-01-03" not in data.split.train_days
+
+
+def test_a_validation_result_of_another_schema_is_refused(s3, bucket, credit_cfg):
+    """The old untyped ``{"success": true}`` is not a ValidationResult: a clear error, never a guess."""
+    seed_validated(s3, bucket, credit_cfg)
+    batch = artifacts.batch_uri(bucket, "credit", "2026-01-03")
+    storage.put_json(s3, artifacts.validation_uri(batch), {"success": True, "data_uri": batch})
+    plan = training.plan_window(s3, credit_cfg, bucket=bucket, end=END, window_days=12)
+    with pytest.raises(
+        ArtifactSchemaError, match="validation_result at .*2026-01-03.* has schema_version None"
+    ):
+        training.load_training_data(s3, credit_cfg, plan)
 
 
 # ---------------------------------------------------------------- model from config
@@ -99,7 +117,7 @@ def test_read_split_refuses_changed_data(s3, bucket, credit_cfg):
 def test_each_classifier_fits_and_scores_probabilities(credit_cfg, credit_frame, estimator, params):
     cfg = with_updates(credit_cfg, model={"estimator": estimator, "params": params, "search": None})
     fit = training.fit_model(cfg, credit_frame, training.plan_model(cfg))
-    pred, proba = training.predict(fit.model, cfg, credit_frame.head(50))
+    pred, proba = models.predict(fit.model, credit_frame.head(50), cfg)
     assert pred.shape == proba.shape == (50,)
     assert np.all((proba >= 0) & (proba <= 1))
     if estimator == "sgd_classifier":
@@ -117,13 +135,13 @@ def test_logistic_penalty_is_translated_to_l1_ratio():
     "estimator", ["ridge", "elastic_net", "random_forest", "hist_gradient_boosting", "dummy"]
 )
 def test_each_regressor_fits(diabetes_cfg, estimator):
-    from mlops.datagen import generate_day
+    from mlops.dev.datagen import generate_day
 
     features, labels = generate_day(diabetes_cfg, START, 200)
     frame = features.merge(labels, on=diabetes_cfg.id_column)
     cfg = with_updates(diabetes_cfg, model={"estimator": estimator, "params": {}, "search": None})
     fit = training.fit_model(cfg, frame, training.plan_model(cfg))
-    pred, proba = training.predict(fit.model, cfg, frame)
+    pred, proba = models.predict(fit.model, frame, cfg)
     assert proba is None and np.isfinite(pred).all()
 
 
@@ -150,7 +168,7 @@ def test_ensemble_from_config(credit_cfg, credit_frame, kind, members):
     fit = training.fit_model(cfg, credit_frame, plan)
     assert type(fit.model.named_steps["model"]).__name__ == f"{kind.capitalize()}Classifier"
     assert fit.best_params["logistic_regression__C"] in (0.1, 1.0)
-    _, proba = training.predict(fit.model, cfg, credit_frame.head(20))
+    _, proba = models.predict(fit.model, credit_frame.head(20), cfg)
     assert proba.shape == (20,)
 
 
@@ -180,14 +198,14 @@ def test_same_data_and_config_give_identical_predictions(credit_cfg, credit_fram
     cfg = fast(credit_cfg)
     first = training.fit_model(cfg, credit_frame, training.plan_model(cfg)).model
     second = training.fit_model(cfg, credit_frame, training.plan_model(cfg)).model
-    _, p1 = training.predict(first, cfg, credit_frame)
-    _, p2 = training.predict(second, cfg, credit_frame)
+    _, p1 = models.predict(first, credit_frame, cfg)
+    _, p2 = models.predict(second, credit_frame, cfg)
     assert np.array_equal(p1, p2)
 
 
 # ---------------------------------------------------------------- the whole step
 def test_train_candidate_writes_artifacts_and_is_reproducible(s3, bucket, credit_cfg):
-    from mlops import serialization
+    from mlops import evaluation, serialization
 
     cfg = fast(credit_cfg)
     seed_validated(s3, bucket, cfg)
@@ -196,30 +214,32 @@ def test_train_candidate_writes_artifacts_and_is_reproducible(s3, bucket, credit
     assert first.candidate_prefix.startswith(f"s3://{bucket}/candidates/credit/run_a__")
     names = {u.rsplit("/", 1)[1] for u in storage.list_uris(s3, first.candidate_prefix)}
     assert names == {"model.skops", "training.json", "reference_profile.json"}
-    record = storage.get_json(s3, first.training_uri)
-    assert record["split"]["holdout_days"][0] == "2026-01-05"
-    assert record["lineage"][0]["batch_version_id"] and record["data_hash"] == first.data_hash
-    assert record["feature_signature"]["columns"][0] == {
-        "name": "age",
-        "kind": "numeric",
-        "dtype": "float64",
-        "optional": False,
-    }
-    assert record["seed"] == cfg.model.seed and set(record["best_params"]) == {"learning_rate"}
-    assert len(record["canned_rows"]) == training.CANNED_ROWS
-    profile = storage.get_json(s3, first.reference_profile_uri)
-    assert profile["row_count"] == record["split"]["train_rows"] and profile["importances"]
+    record = artifacts.read_artifact(s3, first.training_uri, artifacts.TrainingRecord)
+    assert record.candidate_uri == first.candidate_prefix and record.run == {"run_id": "run_a"}
+    assert record.request == {"day": "2026-01-12", "window_days": 12, "estimator": cfg.model.estimator,
+                              "search": "config"}  # fmt: skip
+    assert record.split.holdout_days[0] == "2026-01-05"
+    assert record.lineage[0].batch_version_id and record.data_hash == first.data_hash
+    assert record.feature_signature.columns[0] == artifacts.FeatureColumn("age", "numeric", "float64", False)
+    assert record.feature_signature == training.feature_signature(cfg)
+    assert record.model_plan.seed == cfg.model.seed and set(record.best_params) == {"learning_rate"}
+    assert len(record.canned_rows) == training.CANNED_ROWS
+    assert record.model_size == len(storage.get_bytes(s3, first.model_uri))
+    assert record.model_sha256 == first.model_sha256 and set(record.libraries) >= {"python", "sklearn"}
+    profile = artifacts.read_artifact(s3, first.reference_profile_uri, artifacts.ReferenceProfile)
+    assert profile.row_count == record.split.train_rows and profile.importances
+    assert set(profile.features) == set(cfg.feature_columns) and profile.prediction.kind == "probability"
 
     again = training.train_candidate(s3, cfg, run_id="run_a", **kwargs)
     assert again.reused and again.model_sha256 == first.model_sha256
 
     second = training.train_candidate(s3, cfg, run_id="run_b", **kwargs)
-    holdout = training.read_split(s3, cfg, record, "holdout")
-    models = [
+    holdout = evaluation.read_split(s3, cfg, record.lineage, "holdout")
+    fitted = [
         serialization.load_model(storage.get_bytes(s3, r.model_uri), expected_sha256=r.model_sha256)
         for r in (first, second)
     ]
-    (_, p1), (_, p2) = (training.predict(m, cfg, holdout) for m in models)
+    (_, p1), (_, p2) = (models.predict(m, holdout, cfg) for m in fitted)
     assert np.array_equal(p1, p2)
 
 
@@ -231,3 +251,60 @@ def test_a_different_request_never_reuses_a_candidate(s3, bucket, credit_cfg):
         s3, cfg, bucket=bucket, end=END, run_id="same", window_days=12, estimator="dummy"
     )
     assert a.candidate_prefix != b.candidate_prefix and not b.reused and b.estimator == "dummy"
+
+
+# ---------------------------------------------------------------- the positive class
+def _relabel(client, bucket: str, cfg, names: dict) -> None:
+    """Rewrite every seeded labels file with string labels (``names`` maps 0/1 to a label)."""
+    for uri in storage.list_uris(client, f"s3://{bucket}/data/{cfg.name}/labels/"):
+        frame = storage.read_table(client, uri)
+        frame[cfg.target] = frame[cfg.target].map(names).astype("object")
+        storage.write_parquet(client, uri, frame)
+
+
+def test_string_labels_train_for_the_configured_positive_class(s3, bucket, credit_cfg):
+    """positive_class "bad" is the smaller label: the probability, the rates and the metrics are about it."""
+    cfg = with_updates(fast(credit_cfg), positive_class="bad", validation={"target_values": ["bad", "good"]})
+    seed_validated(s3, bucket, cfg)
+    _relabel(s3, bucket, cfg, {1: "bad", 0: "good"})
+    cand = training.train_candidate(s3, cfg, bucket=bucket, end=END, run_id="strings", window_days=12)
+    record = artifacts.read_artifact(s3, cand.training_uri, artifacts.TrainingRecord)
+    plan = training.plan_window(s3, cfg, bucket=bucket, end=END, window_days=12)
+    data = training.load_training_data(s3, cfg, plan)
+    bad_share = float((data.train["default"] == "bad").mean())
+    assert bad_share < 0.5 and record.split.train_positive_rate == pytest.approx(bad_share, abs=1e-6)
+
+    from mlops import serialization
+
+    model = serialization.load_model(storage.get_bytes(s3, cand.model_uri), expected_sha256=cand.model_sha256)
+    assert list(model.classes_) == [
+        "bad",
+        "good",
+    ]  # "bad" is classes_[0]: the old classes_[-1] rule was wrong
+    pred, proba = models.predict(model, data.holdout, cfg)
+    y = models.target_array(data.holdout, cfg)
+    assert set(pred) <= {"bad", "good"} and y.dtype == object
+    assert proba[y == "bad"].mean() > proba[y == "good"].mean() + 0.1  # the probability of "bad"
+    scores = metrics.compute_metrics(cfg, y, pred, proba)
+    assert scores["roc_auc"] > 0.7 and scores["recall"] == pytest.approx(
+        ((pred == "bad") & (y == "bad")).sum() / (y == "bad").sum()
+    )
+    profile = artifacts.read_artifact(s3, cand.reference_profile_uri, artifacts.ReferenceProfile)
+    assert profile.prediction.mean == pytest.approx(bad_share, abs=0.1)  # scores of "bad", not of "good"
+
+
+def test_search_scores_one_class_metrics_for_the_positive_class(credit_cfg, credit_frame):
+    frame = credit_frame.assign(default=credit_frame["default"].map({1: "bad", 0: "good"}).astype("object"))
+    cfg = with_updates(
+        credit_cfg,
+        positive_class="bad",
+        validation={"target_values": ["bad", "good"]},
+        model={
+            "estimator": "logistic_regression",
+            "params": {},
+            "search": {"kind": "grid", "cv": 2, "scoring": "recall", "space": {"C": [0.1, 1.0]}},
+        },
+    )
+    fit = training.fit_model(cfg, frame, training.plan_model(cfg))
+    assert fit.cv["scoring"] == "recall" and 0 < fit.cv["best_score"] < 0.9  # recall of "bad", not of "good"
+    assert training.search_scorer(cfg, "roc_auc", frame["default"]) == "roc_auc"

@@ -23,17 +23,45 @@ def seed_validated(
     scenario=None,
 ) -> dict[str, Any]:
     """Seed batches and labels, and a validation result beside each batch (``rejected`` days fail)."""
-    from mlops import artifacts, datagen, storage
+    from mlops import artifacts
+    from mlops.dev import datagen
 
     seeded = datagen.seed_dataset(
         client, bucket, cfg, start=START, days=days, rows_per_day=rows, scenario=scenario, log=lambda m: None
     )
     for day in datagen.daterange(START, days):
         uri = artifacts.batch_uri(bucket, cfg.name, day)
-        storage.put_json(
-            client, artifacts.validation_uri(uri), {"success": day not in rejected, "data_uri": uri}
-        )
+        result = validation_result(cfg, uri, success=day not in rejected, rows=rows)
+        artifacts.write_artifact(client, artifacts.validation_uri(uri), result)
     return seeded
+
+
+def validation_result(cfg, batch_uri: str, *, success: bool, rows: int = ROWS):
+    """A minimal labelled :class:`~mlops.artifacts.ValidationResult` (no checks listed) for a seeded batch."""
+    from mlops import artifacts
+
+    return artifacts.ValidationResult(
+        dataset=cfg.name,
+        batch_uri=batch_uri,
+        success=success,
+        labelled=True,
+        row_count=rows,
+        column_count=len(cfg.feature_columns) + 2,
+        suite=f"{cfg.name}_labelled",
+        suite_digest="seeded",
+        evaluated=0,
+        successful=0,
+        checks=[],
+        summary=[] if success else ["seeded as rejected"],
+        checked_at=artifacts.utc_now_iso(),
+        seconds=0.0,
+        gx_version="seeded",
+        source=None,
+        run_id=None,
+        validation_uri=artifacts.validation_uri(batch_uri),
+        docs_uri=None,
+        quarantine_uri=None,
+    )
 
 
 def with_updates(cfg, **sections: dict[str, Any]):

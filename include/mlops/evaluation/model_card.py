@@ -5,6 +5,11 @@ residual plots for regression), the confusion matrix, permutation feature
 importance, the slice table, the data window and the config. Plots are made
 with matplotlib (``Figure`` objects, no pyplot state, no GUI backend) and
 embedded as base64 PNG, so the file opens anywhere with no other files.
+
+It is rendered from the typed artifacts: the candidate's
+:class:`~mlops.artifacts.TrainingRecord` and :class:`~mlops.artifacts.CandidateMetrics`, plus
+the holdout predictions; the gate later stamps its :class:`~mlops.artifacts.Blessing` between
+:data:`GATE_START` and :data:`GATE_END`.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import base64
 import html
 import io
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
@@ -21,11 +26,11 @@ import yaml
 
 from mlops import metrics as mlops_metrics
 from mlops._util import fmt_value as _fmt
+from mlops.artifacts import Blessing, CandidateMetrics, TrainingRecord
 from mlops.config import LOWER_IS_BETTER, DatasetConfig
 
-if TYPE_CHECKING:
-    from mlops.evaluation import Blessing
-
+#: Markers around the model card's verdict section; the gate fills the space between them.
+GATE_START, GATE_END = "<!-- gate-verdict -->", "<!-- /gate-verdict -->"
 CANDIDATE_COLOR, PRODUCTION_COLOR = "#1f77b4", "#ff7f0e"
 TOP_FEATURES = 15
 
@@ -84,10 +89,10 @@ def _table(header: list[str], rows: list[list[Any]], numeric_from: int = 1) -> s
 
 
 # ---------------------------------------------------------------- plots
-def plot_metrics(metrics: dict[str, Any]) -> str:
+def plot_metrics(scored: CandidateMetrics) -> str:
     """Small multiples: one bar pair (candidate, production) per metric."""
-    cand = metrics["candidate"]["metrics"]
-    prod = (metrics.get("production") or {}).get("metrics") or {}
+    cand = scored.candidate.metrics
+    prod = scored.production.metrics if scored.production else {}
     names = [k for k, v in cand.items() if v is not None]
     labels = ["candidate", "production"] if prod else ["candidate"]
     fig, axes = _figure(1.6 * max(len(names), 1), 2.2, max(len(names), 1))
@@ -172,11 +177,11 @@ def plot_residuals(y_true, candidate_pred, production_pred=None) -> str:
     return _img(fig, "residual plots")
 
 
-def plot_confusion(metrics: dict[str, Any]) -> str:
+def plot_confusion(scored: CandidateMetrics) -> str:
     """Confusion matrices (rows true, columns predicted) for candidate and production."""
-    panels = [("candidate", metrics["candidate"].get("confusion_matrix"))]
-    if metrics.get("production"):
-        panels.append(("production", metrics["production"].get("confusion_matrix")))
+    panels = [("candidate", scored.candidate.confusion_matrix)]
+    if scored.production:
+        panels.append(("production", scored.production.confusion_matrix))
     panels = [(n, cm) for n, cm in panels if cm]
     fig, axes = _figure(4.2 * len(panels), 3.6, len(panels))
     for ax, (name, cm) in zip(axes, panels, strict=True):
@@ -230,9 +235,18 @@ def gate_section(blessing: Blessing) -> str:
     )
 
 
-def _metrics_table(cfg: DatasetConfig, metrics: dict[str, Any]) -> str:
-    cand = metrics["candidate"]["metrics"]
-    prod = (metrics.get("production") or {}).get("metrics") or {}
+def stamp_verdict(html: str, blessing: Blessing) -> str | None:
+    """The card with the gate's verdict between :data:`GATE_START` and :data:`GATE_END`
+    (replacing what was there), or None if the card has no verdict section."""
+    start, end = html.find(GATE_START), html.find(GATE_END)
+    if start < 0 or end < start:
+        return None
+    return html[: start + len(GATE_START)] + gate_section(blessing) + html[end:]
+
+
+def _metrics_table(cfg: DatasetConfig, scored: CandidateMetrics) -> str:
+    cand = scored.candidate.metrics
+    prod = scored.production.metrics if scored.production else {}
     limits = cfg.gate.thresholds
     rows = []
     for name, value in cand.items():
@@ -245,10 +259,10 @@ def _metrics_table(cfg: DatasetConfig, metrics: dict[str, Any]) -> str:
     return _table(["metric", "candidate", "production", "delta", "floor / ceiling"], rows)
 
 
-def _slice_table(cfg: DatasetConfig, metrics: dict[str, Any]) -> str:
+def _slice_table(cfg: DatasetConfig, scored: CandidateMetrics) -> str:
     metric = cfg.gate.primary_metric
-    cand = metrics["candidate"].get("slices") or {}
-    prod = (metrics.get("production") or {}).get("slices") or {}
+    cand = scored.candidate.slices
+    prod = scored.production.slices if scored.production else {}
     rows = []
     for col, values in cand.items():
         for value, s in values.items():
@@ -263,49 +277,42 @@ def _slice_table(cfg: DatasetConfig, metrics: dict[str, Any]) -> str:
     return _table(header, rows, numeric_from=2) if rows else "<p>No slice columns configured.</p>"
 
 
-def _window_section(record: dict[str, Any]) -> str:
-    split, window = record["split"], record["window"]
+def _window_section(record: TrainingRecord) -> str:
+    split, window = record.split, record.window
     facts = [
-        ["window", f"{window['start']} .. {window['end']} ({window['window_days']} days)"],
+        ["window", f"{window.start} .. {window.end} ({window.window_days} days)"],
         [
             "train",
-            f"{split['train_start']} .. {split['train_end']} ({len(split['train_days'])} days, "
-            f"{split['train_rows']} rows)",
+            f"{split.train_start} .. {split.train_end} ({len(split.train_days)} days, {split.train_rows} rows)",
         ],
         [
             "holdout",
-            f"{split['holdout_start']} .. {split['holdout_end']} ({len(split['holdout_days'])} days, "
-            f"{split['holdout_rows']} rows)",
+            f"{split.holdout_start} .. {split.holdout_end} ({len(split.holdout_days)} days, "
+            f"{split.holdout_rows} rows)",
         ],
-        ["data hash (sha256)", record["data_hash"]],
-        [
-            "excluded days",
-            "; ".join(f"{d}: {r}" for d, r in sorted(record.get("excluded_days", {}).items())) or "-",
-        ],
+        ["data hash (sha256)", record.data_hash],
+        ["excluded days", "; ".join(f"{d}: {r}" for d, r in sorted(record.excluded_days.items())) or "-"],
     ]
-    if "train_positive_rate" in split:
-        facts.append(
-            [
-                "positive rate train / holdout",
-                f"{split['train_positive_rate']:.4f} / {split['holdout_positive_rate']:.4f}",
-            ]
-        )
+    if split.train_positive_rate is not None and split.holdout_positive_rate is not None:
+        rates = f"{split.train_positive_rate:.4f} / {split.holdout_positive_rate:.4f}"
+        facts.append(["positive rate train / holdout", rates])
     lineage = [
         [
-            i["day"],
-            i["split"],
-            i["joined_rows"],
-            _short(i["batch_version_id"]),
-            i["batch_sha256"][:12],
-            _short(i["labels_version_id"]),
-            i["labels_sha256"][:12],
+            d.day,
+            d.split,
+            d.joined_rows,
+            _short(d.batch_version_id),
+            d.batch_sha256[:12],
+            _short(d.labels_version_id),
+            d.labels_sha256[:12],
         ]
-        for i in record["lineage"]
+        for d in record.lineage
     ]
+    batches = record.lineage[0].batch_uri.rsplit("/dt=", 1)[0] if record.lineage else "-"
     return (
         _table(["", ""], facts, numeric_from=9)
         + "<details><summary>Lineage: every batch and label object (S3 VersionId, SHA-256)</summary>"
-        + f"<p class='muted'>Batches under {_e(record['lineage'][0]['batch_uri'].rsplit('/dt=', 1)[0])}/</p>"
+        + f"<p class='muted'>Batches under {_e(batches)}/</p>"
         + _table(
             ["day", "split", "rows", "batch version", "batch sha256", "labels version", "labels sha256"],
             lineage,
@@ -319,25 +326,20 @@ def _short(text: str | None) -> str:
     return "-" if not text else (text if len(text) <= 16 else text[:16] + "...")
 
 
-def _config_section(cfg: DatasetConfig, record: dict[str, Any]) -> str:
-    model = record["model"]
-    cv = record.get("cv") or {}
+def _config_section(cfg: DatasetConfig, record: TrainingRecord) -> str:
+    plan, cv = record.model_plan, record.cv or {}
     facts = [
-        [
-            "estimator",
-            model["estimator"]
-            + (f" ({model['ensemble']['kind']} ensemble)" if model.get("ensemble") else ""),
-        ],
-        ["params (config)", json.dumps(model.get("params") or {}, sort_keys=True)],
-        ["best params (search)", json.dumps(record.get("best_params") or {}, sort_keys=True)],
-        ["search", json.dumps(model.get("search"), sort_keys=True) if model.get("search") else "none"],
+        ["estimator", plan.estimator + (f" ({plan.ensemble['kind']} ensemble)" if plan.ensemble else "")],
+        ["params (config)", json.dumps(plan.params or {}, sort_keys=True)],
+        ["best params (search)", json.dumps(record.best_params or {}, sort_keys=True)],
+        ["search", json.dumps(plan.search, sort_keys=True) if plan.search else "none"],
         ["cv best score", f"{_fmt(cv.get('best_score'))} ({cv.get('scoring', '-')})" if cv else "-"],
-        ["seed", record["seed"]],
-        ["fit time", f"{record['fit_seconds']:.1f} s"],
-        ["model sha256", record["model_sha256"]],
-        ["feature signature sha256", record["feature_signature"]["sha256"]],
-        ["libraries", ", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items())],
-        ["notes", "; ".join(model.get("notes") or []) or "-"],
+        ["seed", plan.seed],
+        ["fit time", f"{record.fit_seconds:.1f} s"],
+        ["model sha256", record.model_sha256],
+        ["feature signature sha256", record.feature_signature.sha256],
+        ["libraries", ", ".join(f"{k} {v}" for k, v in record.libraries.items())],
+        ["notes", "; ".join(plan.notes) or "-"],
     ]
     cv_rows = [
         [json.dumps(c["params"], sort_keys=True), c["rank"], c["mean"], c["std"]]
@@ -348,68 +350,67 @@ def _config_section(cfg: DatasetConfig, record: dict[str, Any]) -> str:
         _table(["", ""], facts, numeric_from=9)
         + cv_table
         + f"<details><summary>Dataset config include/configs/{_e(cfg.name)}.yaml (as used)</summary><pre>"
-        + _e(yaml.safe_dump(record.get("config") or cfg.to_dict(), sort_keys=False))
+        + _e(yaml.safe_dump(record.config or cfg.to_dict(), sort_keys=False))
         + "</pre></details>"
     )
+
+
+def _header(cfg: DatasetConfig, record: TrainingRecord, scored: CandidateMetrics) -> list[str]:
+    """Title, description, what was compared and the (pending) gate verdict."""
+    if scored.production:
+        baseline_text = f"production {scored.baseline_version}"
+    else:
+        baseline_text = f"no production comparison ({scored.baseline_error or 'no production model yet'})"
+    return [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>Model card: {_e(cfg.name)} {_e(record.estimator)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Model card: {_e(cfg.name)}</h1>",
+        f"<p>{_e(cfg.description)}</p>",
+        f"<p class='muted'>Candidate {_e(scored.candidate_uri)}<br>Task {_e(cfg.task)}, target "
+        f"<code>{_e(cfg.target)}</code>, estimator <b>{_e(record.estimator)}</b>; compared with "
+        f"{_e(baseline_text)} on the same holdout ({scored.candidate.n_rows} rows). "
+        f"Evaluated {_e(scored.evaluated_at)}.</p>",
+        "<h2>Gate verdict</h2>",
+        f'{GATE_START}<div class="verdict pending">The gate has not run yet.</div>{GATE_END}',
+    ]
 
 
 def render_model_card(
     cfg: DatasetConfig,
     *,
-    training_record: dict[str, Any],
-    metrics: dict[str, Any],
+    record: TrainingRecord,
+    scored: CandidateMetrics,
     y_true,
     candidate: tuple[Any, Any],
     production: tuple[Any, Any] | None = None,
 ) -> str:
     """Render the card. ``candidate``/``production`` are ``(prediction, probability)`` on the holdout."""
-    record = training_record
     cand_pred, cand_proba = candidate
     prod_pred, prod_proba = production if production is not None else (None, None)
-    baseline = metrics.get("baseline_version")
-    baseline_text = (
-        f"production {baseline}"
-        if metrics.get("production")
-        else f"no production comparison ({metrics.get('baseline_error') or 'no production model yet'})"
-    )
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>Model card: {_e(cfg.name)} {_e(record['model']['estimator'])}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>Model card: {_e(cfg.name)}</h1>",
-        f"<p>{_e(cfg.description)}</p>",
-        f"<p class='muted'>Candidate {_e(metrics['candidate_prefix'])}<br>Task {_e(cfg.task)}, target "
-        f"<code>{_e(cfg.target)}</code>, estimator <b>{_e(record['model']['estimator'])}</b>; compared with "
-        f"{_e(baseline_text)} on the same holdout ({metrics['candidate']['n_rows']} rows). "
-        f"Evaluated {_e(metrics.get('evaluated_at', ''))}.</p>",
-        "<h2>Gate verdict</h2>",
-        '<!-- gate-verdict --><div class="verdict pending">The gate has not run yet.</div><!-- /gate-verdict -->',
-        "<h2>Metrics vs production</h2>",
-        _metrics_table(cfg, metrics),
-        plot_metrics(metrics),
-    ]
+    parts = _header(cfg, record, scored)
+    parts += ["<h2>Metrics vs production</h2>", _metrics_table(cfg, scored), plot_metrics(scored)]
     if cfg.is_classifier:
         positive = mlops_metrics.resolve_positive_class(cfg, mlops_metrics.labels_of(y_true, cand_pred))
         parts += [
             "<h2>ROC and precision-recall curves</h2>",
             plot_classification_curves(y_true, cand_proba, prod_proba, positive_class=positive),
             "<h2>Confusion matrix</h2>",
-            plot_confusion(metrics),
+            plot_confusion(scored),
         ]
     else:
         parts += ["<h2>Residuals</h2>", plot_residuals(y_true, cand_pred, prod_pred)]
-    importances = record.get("importances") or {}
     parts += ["<h2>Permutation feature importance</h2>"]
     parts += [
-        plot_importances(importances, "roc_auc" if cfg.is_classifier else "-rmse")
-        if importances
+        plot_importances(record.importances, "roc_auc" if cfg.is_classifier else "-rmse")
+        if record.importances
         else "<p>No importances recorded.</p>"
     ]
     parts += [
         f"<h2>Slices ({_e(', '.join(cfg.training.slice_columns) or 'none')})</h2>",
         f"<p class='muted'>Gated on {_e(cfg.gate.primary_metric)} for slices with at least "
         f"{cfg.gate.min_slice_rows} rows (margin {_e(cfg.gate.max_slice_regression)}).</p>",
-        _slice_table(cfg, metrics),
+        _slice_table(cfg, scored),
         "<h2>Data window</h2>",
         _window_section(record),
         "<h2>Training config</h2>",

@@ -41,10 +41,12 @@ from mlops_operators.assets import production_model_asset
 from mlops_operators.dag_defaults import (
     BATCH_URI,
     PARTITION_DATE,
+    SCORING_TIMEOUT,
     START_DATE,
     dataset_param,
     date_param,
     default_args,
+    operator_access,
 )
 from mlops_operators.scoring import FinalizePartitionOperator, PlanScoringOperator, ScoreBatchOperator
 from mlops_operators.validation import ValidateBatchOperator
@@ -66,6 +68,7 @@ OUTPUT_URI = f"s3://{DEFAULT_BUCKET}/predictions/{{{{ params.dataset }}}}/{PARTI
     doc_md=__doc__,
     tags=["mlops", "scoring"],
     default_args=default_args(),
+    access_control=operator_access(),
     params={
         "dataset": dataset_param("The dataset to score (the model of the same name)."),
         "date": date_param("YYYY-MM-DD partition to score; empty = the logical date."),
@@ -112,6 +115,7 @@ def mlops_batch_scoring():
         task_id="score_batch",
         dataset="{{ params.dataset }}",
         validation=validate_batch.output,
+        execution_timeout=SCORING_TIMEOUT,
     ).expand(plan=plan_scoring.output)
     finalize_partition = FinalizePartitionOperator(
         task_id="finalize_partition",

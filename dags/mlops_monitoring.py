@@ -29,7 +29,15 @@ from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import Param, dag
 
 from mlops.storage import DEFAULT_BUCKET
-from mlops_operators.dag_defaults import PARTITION_DATE, START_DATE, dataset_param, date_param, default_args
+from mlops_operators.dag_defaults import (
+    PARTITION_DATE,
+    START_DATE,
+    dataset_param,
+    date_param,
+    default_args,
+    operator_access,
+)
+from mlops_operators.failure import WEBHOOK_CONN_ID
 from mlops_operators.monitoring import (
     EvaluateAlertsOperator,
     MonitorDriftOperator,
@@ -56,6 +64,7 @@ def _retrain_requested(night: dict | None) -> bool:
     doc_md=__doc__,
     tags=["mlops", "monitoring"],
     default_args=default_args(),
+    access_control=operator_access(),
     params={
         "dataset": dataset_param("The dataset (and model) to monitor."),
         "date": date_param("YYYY-MM-DD; empty = the logical date.", title="Night"),
@@ -87,7 +96,7 @@ def mlops_monitoring():
         task_id="evaluate_alerts",
         dataset="{{ params.dataset }}",
         date=DAY,
-        notifiers=[LogAlertNotifier(), WebhookAlertNotifier(http_conn_id="mlops_alerts_webhook")],
+        notifiers=[LogAlertNotifier(), WebhookAlertNotifier(http_conn_id=WEBHOOK_CONN_ID)],
         bucket=DEFAULT_BUCKET,
     )
     retrain_gate = ShortCircuitOperator(

@@ -12,7 +12,7 @@ For each model (or the one chosen), applies the retention policy in
   (the manifest, the tombstone, the pointer history and the audit trail are kept).
 
 Every retirement and deletion writes an audit event. Params override the policy for
-one run.
+one run. It deletes registry artifacts, so only the `MLOpsRelease` role may trigger it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from airflow.sdk import Param, dag, task
 
 from mlops.config import available_datasets
 from mlops.storage import DEFAULT_BUCKET
-from mlops_operators.dag_defaults import START_DATE, dataset_param, default_args
+from mlops_operators.dag_defaults import START_DATE, dataset_param, default_args, release_access
 from mlops_operators.registry import RetireModelsOperator
 
 ALL = "all"
@@ -35,6 +35,7 @@ ALL = "all"
     doc_md=__doc__,
     tags=["mlops", "registry"],
     default_args=default_args(),
+    access_control=release_access(),
     params={
         "dataset": dataset_param("One model, or all of them.", default=ALL, title="Model", extra=[ALL]),
         "keep_last": Param(

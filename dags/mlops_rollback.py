@@ -2,9 +2,9 @@
 ### Roll back a production model
 
 Triggered by hand from the UI ("Trigger DAG w/ config"). Moves the `production`
-pointer of **model** back to **target_version** (empty: the pointer's
+pointer of **dataset**'s model back to **target_version** (empty: the pointer's
 `previous_version`) with a compare-and-swap on
-`s3://<bucket>/models/<model>/aliases/production.json`.
+`s3://<bucket>/models/<dataset>/aliases/production.json`.
 
 The target is checked exactly as a promotion is: its manifest exists, it is not
 retired, every artifact matches its sha256, the model loads with the trusted types
@@ -12,9 +12,12 @@ and a smoke prediction works. Nothing is copied or changed in the versions; an
 audit event with `action: rollback` records who, when and why. The task log says
 it plainly: `production: v0007 → v0005 (reason …, by …)`.
 
+Only the `MLOpsRelease` role may trigger it (`access_control`; FAB auth manager of the compose
+deployment); viewers can read it, its runs and logs, and get HTTP 403 on a trigger.
+
 The batch-scoring DAG is scheduled on the production-model asset, so it picks the
 rolled-back model up on its next run. See the history with
-`mlops registry history <model>`.
+`mlops registry history <dataset>`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from airflow.sdk import Param, dag
 from mlops.registry import MIN_REASON_LENGTH
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators.assets import production_model_alias
-from mlops_operators.dag_defaults import START_DATE, dataset_param, default_args
+from mlops_operators.dag_defaults import START_DATE, dataset_param, default_args, release_access
 from mlops_operators.registry import RollbackModelOperator
 
 
@@ -36,8 +39,9 @@ from mlops_operators.registry import RollbackModelOperator
     doc_md=__doc__,
     tags=["mlops", "registry"],
     default_args=default_args(),
+    access_control=release_access(),
     params={
-        "model": dataset_param("The registered model (== dataset name).", title="Model"),
+        "dataset": dataset_param("The dataset whose registered model to roll back.", title="Model"),
         "target_version": Param(
             None,
             type=["null", "string"],
@@ -56,7 +60,7 @@ from mlops_operators.registry import RollbackModelOperator
 def mlops_rollback():
     RollbackModelOperator(
         task_id="rollback_model",
-        model="{{ params.model }}",
+        dataset="{{ params.dataset }}",
         target_version="{{ params.target_version }}",
         reason="{{ params.reason }}",
         bucket=DEFAULT_BUCKET,

@@ -12,6 +12,11 @@ override (e.g. `dummy` to see the gate reject a weak challenger), **search** (`n
 to skip the hyperparameter search) and **force_promote** (off by default; audited with
 **reason** and the triggering user).
 
+**Who may trigger it:** only the `MLOpsRelease` role (`access_control`; FAB auth manager of the
+compose deployment). Airflow cannot restrict a single Param, and `force_promote` can promote a
+candidate the gate did not bless, so triggering this DAG at all is a release decision. Viewers
+read everything. Schedule and retrain-request runs need no one.
+
 1. `plan_window`: the days in the window whose batch exists and whose late labels were
    due and have arrived (`label_delay_days`); fails if fewer than `holdout_days + 1`.
 2. `validate_batch` (mapped, one per day): the Great Expectations suite with the labels.
@@ -33,14 +38,19 @@ to skip the hyperparameter search) and **force_promote** (off by default; audite
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag
 
 from mlops.config import ESTIMATORS, available_datasets
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators.assets import production_model_alias, retrain_request_asset
-from mlops_operators.dag_defaults import START_DATE, dataset_param, default_args
+from mlops_operators.dag_defaults import (
+    EVALUATION_TIMEOUT,
+    START_DATE,
+    TRAINING_TIMEOUT,
+    dataset_param,
+    default_args,
+    release_access,
+)
 from mlops_operators.evaluation import EvaluateModelOperator, GateModelOperator
 from mlops_operators.registry import PromoteModelOperator, PublishModelOperator
 from mlops_operators.training import PlanTrainingWindowOperator, TrainModelOperator
@@ -68,6 +78,7 @@ SEARCH_MODES = ["config", "none"]
     doc_md=__doc__,
     tags=["mlops", "training"],
     default_args=default_args(),
+    access_control=release_access(),
     params={
         "dataset": dataset_param(
             "The dataset to train on (the registry model of the same name).", default="credit"
@@ -139,13 +150,14 @@ def mlops_training():
         estimator="{{ params.estimator }}",
         search="{{ params.search }}",
         bucket=DEFAULT_BUCKET,
-        execution_timeout=timedelta(minutes=30),
+        execution_timeout=TRAINING_TIMEOUT,
     )
     evaluate = EvaluateModelOperator(
         task_id="evaluate_model",
         dataset=DATASET,
         candidate_prefix=CANDIDATE,
         bucket=DEFAULT_BUCKET,
+        execution_timeout=EVALUATION_TIMEOUT,
     )
     gate = GateModelOperator(
         task_id="gate_model",

@@ -23,7 +23,14 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from mlops_operators.dag_defaults import BATCH_URI, START_DATE, dataset_param, date_param, default_args
+from mlops_operators.dag_defaults import (
+    BATCH_URI,
+    START_DATE,
+    dataset_param,
+    date_param,
+    default_args,
+    operator_access,
+)
 from mlops_operators.validation import ValidateBatchOperator
 
 
@@ -35,6 +42,7 @@ from mlops_operators.validation import ValidateBatchOperator
     doc_md=__doc__,
     tags=["mlops", "validation"],
     default_args=default_args(),
+    access_control=operator_access(),
     params={
         "dataset": dataset_param("Whose suite to apply (include/expectations/<dataset>.json)."),
         "date": date_param("YYYY-MM-DD batch to validate; empty = the logical date."),
@@ -61,11 +69,12 @@ def mlops_validation():
 
         from mlops import storage
         from mlops.validation import summarize_validations
-        from mlops_operators.common import s3_client
+        from mlops_operators.common import fail_fast_on_bad_input, s3_client
 
         log = logging.getLogger("airflow.task")
         bucket, _ = storage.parse_uri(result["batch_uri"])
-        rows = summarize_validations(s3_client("aws_default"), bucket, result["dataset"])
+        with fail_fast_on_bad_input(log):
+            rows = summarize_validations(s3_client("aws_default"), bucket, result["dataset"])
         for row in rows:
             log.info("%s %s %s", row["date"], row["verdict"].upper(), (row["failures"] or [""])[0])
         log.info(

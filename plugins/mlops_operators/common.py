@@ -1,37 +1,158 @@
 """Shared operator plumbing: the S3 client, error translation, run identity and asset events.
 
+Errors are translated in one place, :func:`fail_fast_on_bad_input`:
+
+- bad data, config or integrity (:data:`PERMANENT_ERRORS`) fail the task at once
+  (``AirflowFailException``, no retries);
+- an S3 outage (connection refused, timeout, HTTP 5xx; see :func:`describe_outage`) becomes one
+  ERROR line naming the endpoint and what to check, and a :class:`StorageUnavailableError`, which
+  Airflow retries with the DAG's exponential backoff;
+- anything else keeps its traceback.
+
 Rendered template values are parsed by :mod:`mlops_operators.params`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from airflow.sdk import Asset, AssetAlias
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from mlops.errors import ConfigError, InputReadError, IntegrityError, RegistryError, ValidationFailed
+from mlops.errors import (
+    ArtifactSchemaError,
+    ConfigError,
+    InputReadError,
+    IntegrityError,
+    RegistryError,
+    ValidationFailed,
+)
+
+log = logging.getLogger(__name__)
 
 #: Errors that a retry cannot fix: fail the task at once.
-PERMANENT_ERRORS = (ConfigError, InputReadError, ValidationFailed, IntegrityError, RegistryError)
+PERMANENT_ERRORS = (
+    ConfigError,
+    InputReadError,
+    ValidationFailed,
+    IntegrityError,
+    RegistryError,
+    ArtifactSchemaError,
+)
+#: S3 error codes that mean "the service is struggling", whatever the HTTP status says.
+TRANSIENT_ERROR_CODES = frozenset(
+    {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException"}
+)
+#: The endpoint and connection of the last client :func:`s3_client` built (one task per process).
+_last_client: dict[str, str] = {}
+
+
+class StorageUnavailableError(AirflowException):
+    """The S3 endpoint could not be reached, timed out or answered 5xx. Retried by Airflow."""
 
 
 def s3_client(aws_conn_id: str):
     """A boto3 S3 client from the Amazon provider's S3Hook (endpoint, keys and region from the connection)."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    return S3Hook(aws_conn_id=aws_conn_id).get_conn()
+    client = S3Hook(aws_conn_id=aws_conn_id).get_conn()
+    _last_client.update(endpoint=str(client.meta.endpoint_url), conn_id=aws_conn_id)
+    return client
+
+
+def _where(url: str | None) -> tuple[str, str]:
+    """``("<scheme>://<host:port> (connection 'x')", "<path>")`` of a request URL, else the last client's."""
+    from urllib.parse import urlsplit
+
+    url = url or _last_client.get("endpoint") or ""
+    parts = urlsplit(url)
+    endpoint = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "the S3 endpoint"
+    last = urlsplit(_last_client.get("endpoint") or "")
+    if parts.netloc and parts.netloc == last.netloc:
+        endpoint += f" (connection {_last_client['conn_id']!r})"
+    return endpoint, parts.path
+
+
+def _outage_in_chain(err: BaseException) -> BaseException | None:
+    """The botocore outage error in ``err`` or its causes (an MLOpsError may wrap one), else ``None``."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionError | HTTPClientError):
+            return current
+        if isinstance(current, ClientError):
+            error = current.response.get("Error", {})
+            status = current.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            if int(status) >= 500 or error.get("Code") in TRANSIENT_ERROR_CODES:
+                return current
+            return None
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def describe_outage(err: BaseException) -> str | None:
+    """One line naming the endpoint, what went wrong and what to check; ``None`` if ``err`` is no outage.
+
+    Outages are botocore connection errors (``EndpointConnectionError``, ``ConnectTimeoutError``,
+    proxy errors), HTTP client errors (``ReadTimeoutError``, ``ConnectionClosedError``) and
+    ``ClientError`` with an HTTP status of 500 or more (or a throttling/timeout code), found in
+    ``err`` or its chain of causes.
+    """
+    from botocore.exceptions import ClientError, ConnectionError, ConnectTimeoutError, ReadTimeoutError
+
+    outage = _outage_in_chain(err)
+    if outage is None:
+        return None
+    endpoint, path = _where(getattr(outage, "kwargs", {}).get("endpoint_url"))
+    on = f" on {path}" if path and path != "/" else ""
+    retry = "the task will be retried with backoff"
+    if isinstance(outage, ClientError):
+        error = outage.response.get("Error", {})
+        status = outage.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return (
+            f"S3 endpoint {endpoint} answered HTTP {status} {error.get('Code')} to {outage.operation_name}: "
+            f"{error.get('Message') or 'no message'}; the storage service is failing or overloaded: "
+            f"check its health and capacity; {retry}."
+        )
+    if isinstance(outage, ConnectTimeoutError | ReadTimeoutError):
+        return (
+            f"S3 endpoint {endpoint} timed out ({type(outage).__name__}{on}); check that the storage "
+            f"service is up and not overloaded, and the network from this worker to it; {retry}."
+        )
+    kind = "is unreachable" if isinstance(outage, ConnectionError) else "dropped the connection"
+    return (
+        f"S3 endpoint {endpoint} {kind} ({type(outage).__name__}{on}); check that the storage service "
+        f"is running and that the connection's endpoint_url, DNS and network are right; {retry}."
+    )
 
 
 @contextlib.contextmanager
-def fail_fast_on_bad_input() -> Iterator[None]:
-    """Turn bad data/config/integrity errors into AirflowFailException (no retries)."""
+def fail_fast_on_bad_input(logger: logging.Logger | Any | None = None) -> Iterator[None]:
+    """Translate errors for Airflow: bad input fails at once, an S3 outage is retried.
+
+    Bad data/config/integrity errors become ``AirflowFailException`` (no retries; the original
+    stays as ``__cause__``). An S3 outage anywhere in the error's chain is logged as one ERROR line
+    (:func:`describe_outage`) and raised as :class:`StorageUnavailableError` without the chain,
+    so the DAG's retries with exponential backoff apply. Anything else propagates unchanged.
+
+    :param logger: where the outage line goes (an operator's ``self.log``); default: this module's
+    """
     try:
         yield
-    except PERMANENT_ERRORS as err:
-        raise AirflowFailException(str(err)) from err
+    except Exception as err:
+        message = describe_outage(err)
+        if message is not None:
+            (logger or log).error("%s", message)
+            raise StorageUnavailableError(message) from None
+        if isinstance(err, PERMANENT_ERRORS):
+            raise AirflowFailException(str(err)) from err
+        raise
 
 
 def run_identity(context) -> dict[str, object]:

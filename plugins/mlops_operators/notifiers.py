@@ -1,8 +1,13 @@
-"""Alert notifiers for monitoring: one that logs, one that POSTs JSON to a webhook.
+"""Alert notifiers: one that logs, one that POSTs JSON to a webhook.
 
-Both are :class:`airflow.sdk.BaseNotifier` subclasses, so they also work as
-``on_failure_callback``. ``EvaluateAlertsOperator`` calls them with the task context
-plus ``mlops_alert`` (the night's result: verdict, fired rules, report URI).
+Both are :class:`airflow.sdk.BaseNotifier` subclasses. Two callers:
+
+- ``EvaluateAlertsOperator`` calls them with the task context plus ``mlops_alert``
+  (the night's result: verdict, fired rules, report URI);
+- every lifecycle task's ``on_failure_callback`` (:mod:`mlops_operators.failure`) calls them
+  with the task context plus ``mlops_failure`` (DAG, task, dataset, error line, log link).
+
+Used directly as ``on_failure_callback``, they send a short task-failure summary.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ log = logging.getLogger(__name__)
 
 def alert_payload(context: Any) -> dict[str, Any]:
     """The JSON body sent to webhooks: the alert, or a task-failure summary when used as a failure callback."""
+    failure = (context or {}).get("mlops_failure")
+    if failure:
+        return dict(failure)
     alert = (context or {}).get("mlops_alert")
     if alert:
         return {
@@ -43,7 +51,7 @@ def alert_payload(context: Any) -> dict[str, Any]:
 
 
 class LogAlertNotifier(BaseNotifier):
-    """Write the alert as one WARNING block to the task log.
+    """Write the alert as one WARNING block (a failure notice: one ERROR block) to the task log.
 
     :param title: first line of the block (templated)
     """
@@ -56,13 +64,16 @@ class LogAlertNotifier(BaseNotifier):
 
     def notify(self, context: Any) -> None:
         payload = alert_payload(context)
-        lines = [f"{self.title}: {payload.get('verdict') or payload.get('kind')}"]
-        for key in ("dataset", "day", "model_version", "fired", "retrain", "report_uri", "dag_id", "task_id"):
+        failed = payload.get("kind") == "mlops_task_failure"
+        headline = f"{payload.get('dag_id')}.{payload.get('task_id')}" if failed else None
+        lines = [f"{self.title}: {payload.get('verdict') or headline or payload.get('kind')}"]
+        keys = ("dataset", "day", "model_version", "fired", "retrain", "report_uri", "dag_id", "task_id")
+        for key in (*keys, "map_index", "run_id", "try_number", "error", "log_url"):
             if payload.get(key) not in (None, [], ""):
                 lines.append(f"  {key}: {payload[key]}")
         for rule in payload.get("rules", []):
             lines.append(f"  rule {rule.get('name')}: {rule.get('detail')}")
-        log.warning("%s", "\n".join(lines))
+        log.log(logging.ERROR if failed else logging.WARNING, "%s", "\n".join(lines))
 
 
 class WebhookAlertNotifier(BaseNotifier):

@@ -1,4 +1,5 @@
-"""Every DAG imports, has an explicit schedule, tags, doc_md and retries."""
+"""Every DAG imports, has an explicit schedule, tags, doc_md, retries with backoff, timeouts,
+the failure callback and access control."""
 
 from __future__ import annotations
 
@@ -28,6 +29,56 @@ def test_dag_contract(dagbag, dag_id):
     for task in dag.tasks:
         assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
         assert task.owner == "mlops"
+
+
+@pytest.mark.parametrize("dag_id", DAG_FILES)
+def test_every_task_retries_with_backoff_times_out_and_notifies(dagbag, dag_id):
+    """Retry policy, timeout and failure callback come once from dag_defaults.default_args()."""
+    from mlops_operators import dag_defaults
+    from mlops_operators.failure import notify_task_failure
+
+    dag = dagbag.get_dag(dag_id)
+    for task in dag.tasks:
+        where = f"{dag_id}.{task.task_id}"
+        assert task.retries == dag_defaults.RETRIES, where
+        assert task.retry_delay == dag_defaults.RETRY_DELAY, where
+        assert task.retry_exponential_backoff == dag_defaults.RETRY_BACKOFF > 1, where
+        assert task.max_retry_delay == dag_defaults.MAX_RETRY_DELAY, where
+        timeout = task.partial_kwargs.get("execution_timeout") if hasattr(task, "partial_kwargs") else None
+        timeout = timeout or task.execution_timeout
+        assert timeout is not None and timeout.total_seconds() > 0, f"{where} has no execution_timeout"
+        callbacks = (
+            task.partial_kwargs.get("on_failure_callback") if hasattr(task, "partial_kwargs") else None
+        )
+        callbacks = callbacks or task.on_failure_callback
+        assert notify_task_failure in list(callbacks or []), f"{where} sends no failure notice"
+
+
+def test_long_tasks_get_longer_timeouts(dagbag):
+    from mlops_operators import dag_defaults
+
+    training = dagbag.get_dag("mlops_training")
+    assert training.get_task("train_model").execution_timeout == dag_defaults.TRAINING_TIMEOUT
+    assert training.get_task("evaluate_model").execution_timeout == dag_defaults.EVALUATION_TIMEOUT
+    assert training.get_task("gate_model").execution_timeout == dag_defaults.TASK_TIMEOUT
+    scoring = dagbag.get_dag("mlops_batch_scoring").get_task("score_batch")
+    assert scoring.partial_kwargs["execution_timeout"] == dag_defaults.SCORING_TIMEOUT
+
+
+RELEASE_ONLY = {"mlops_training", "mlops_rollback", "mlops_retention"}
+
+
+@pytest.mark.parametrize("dag_id", DAG_FILES)
+def test_access_control(dagbag, dag_id):
+    """Only the release role triggers production-moving DAGs; the operator role the routine ones."""
+    from mlops_operators.dag_defaults import OPERATOR_ROLE, RELEASE_ROLE
+
+    access = dagbag.get_dag(dag_id).access_control
+    expected = {RELEASE_ROLE} if dag_id in RELEASE_ONLY else {RELEASE_ROLE, OPERATOR_ROLE}
+    assert set(access) == expected, access
+    for perms in access.values():
+        assert set(perms["DAG Runs"]) == {"can_read", "can_create"}
+        assert set(perms["DAGs"]) == {"can_read", "can_edit"}
 
 
 def _templated_values(task) -> list[str]:

@@ -57,7 +57,10 @@ def _seed_registry(client, versions: int, promote: list[str]) -> ModelRegistry:
 def test_rollback_dag_params_form(registry_dags):
     dag = registry_dags["mlops_rollback"]
     params = dag.params
-    assert params.get_param("dataset").schema["enum"] == ["credit", "diabetes"]
+    from mlops.config import available_datasets
+
+    assert params.get_param("dataset").schema["enum"] == available_datasets()
+    assert {"credit", "diabetes"} <= set(available_datasets())
     assert params.get_param("dataset").schema["title"] == "Model"
     assert params.get_param("reason").schema["minLength"] == 10
     assert params.get_param("target_version").value is None

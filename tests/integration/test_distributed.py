@@ -3,8 +3,11 @@
 The Airflow environment is read from the compose file's ``x-airflow-common``
 block, with the container hosts swapped for the local services (PostgreSQL on
 127.0.0.1:5432 with trust auth, Redis on 127.0.0.1:6379) and MinIO swapped
-for the moto server. Real scheduler, dag-processor, triggerer, API server and
-a Celery worker run as subprocesses, and a real DAG runs through them.
+for the moto server. The compose file's ``airflow-init`` command runs as written
+(migration, the access-control roles, the admin). Real scheduler, dag-processor,
+triggerer, API server (FAB auth manager) and a Celery worker run as subprocesses:
+a real DAG runs through them, and users created with the FAB CLI are allowed or
+refused by the DAGs' ``access_control`` over the REST API.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import date
 from pathlib import Path
 
@@ -25,6 +30,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 PG_DB = "mlops_airflow_it"
 DAG_ID = "mlops_validation"
+ADMIN_PASSWORD = "it-admin-password"
 pytestmark = [pytest.mark.distributed, pytest.mark.e2e]
 
 
@@ -57,8 +63,9 @@ def localise(env: dict[str, str], *, api_port: int, airflow_home: str) -> dict[s
     out["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
     out["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://localhost:{api_port}/execution/"
     out["AIRFLOW__API_AUTH__JWT_SECRET"] = "integration-test-only"
+    out["AIRFLOW__API__SECRET_KEY"] = "integration-test-only"
+    out["AIRFLOW__API__BASE_URL"] = f"http://localhost:{api_port}"
     out["AIRFLOW__CORE__PARALLELISM"] = "4"
-    out["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
     out["AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC"] = "1"
     out["AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL"] = "5"
     out["AIRFLOW_CONN_AWS_DEFAULT"] = os.environ["AIRFLOW_CONN_AWS_DEFAULT"]
@@ -69,9 +76,18 @@ def localise(env: dict[str, str], *, api_port: int, airflow_home: str) -> dict[s
     return out
 
 
+def init_script() -> str:
+    """The shell script of the compose ``airflow-init`` service, as the container's shell sees it."""
+    compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
+    command = compose["services"]["airflow-init"]["command"]
+    assert command[:2] == ["bash", "-c"], command
+    return command[2].replace("$$", "$")
+
+
 def test_compose_file_is_mirrored():
     env = compose_environment()
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("fab_auth_manager.FabAuthManager")
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
     assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
     assert "endpoint_url" in env["AIRFLOW_CONN_AWS_DEFAULT"]
@@ -91,6 +107,24 @@ def test_compose_file_is_mirrored():
     )
 
 
+def test_every_compose_image_is_pinned_and_the_roles_match_the_dags():
+    from mlops_operators.dag_defaults import OPERATOR_ROLE, RELEASE_ROLE
+
+    compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
+    images = {name: svc.get("image") for name, svc in compose["services"].items()}
+    assert all(images.values()), f"every service names its image: {images}"
+    # An exact release: x.y.z (PostgreSQL releases are x.y), or MinIO's RELEASE.<timestamp>.
+    exact = re.compile(r"^(\d+\.\d+\.\d+|RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ)([-.][\w.-]+)?$")
+    for name, image in images.items():
+        repo, _, tag = image.rpartition(":")
+        pinned = exact.match(tag) or (repo == "postgres" and re.fullmatch(r"\d+\.\d+", tag))
+        assert "/" not in tag and pinned, f"{name}: {image} is not pinned to an exact release"
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^FROM apache/airflow:3\.3\.2-python3\.11$", dockerfile, re.M)
+    assert f"airflow roles create {RELEASE_ROLE} {OPERATOR_ROLE}" in init_script()
+    assert "apache-airflow-providers-fab==" in (REPO / "requirements.txt").read_text()
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, moto_server):
     if not (_port_open(5432) and _port_open(6379)):
@@ -105,7 +139,15 @@ def cluster(tmp_path_factory, moto_server):
         )
     subprocess.run(["redis-cli", "-n", "7", "FLUSHDB"], capture_output=True)
     airflow = [sys.executable, "-m", "airflow"]
-    subprocess.run(airflow + ["db", "migrate"], env=env, check=True, capture_output=True)
+    # The compose init as written: db migrate (Airflow + FAB tables), the access_control roles, the admin.
+    init_env = {
+        **env,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        "_ADMIN_USER": "admin",
+        "_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    init = subprocess.run(["bash", "-c", init_script()], env=init_env, capture_output=True, text=True)
+    assert init.returncode == 0, init.stdout[-2000:] + init.stderr[-3000:]
     logs = Path(home) / "proc-logs"
     logs.mkdir()
     procs = []
@@ -123,7 +165,7 @@ def cluster(tmp_path_factory, moto_server):
             )
         )
     try:
-        yield {"env": env, "logs": logs}
+        yield {"env": env, "logs": logs, "api": f"http://127.0.0.1:{api_port}"}
     finally:
         for p in procs:
             try:
@@ -157,7 +199,8 @@ def _wait_for(predicate, timeout: float, what: str, cluster):
 
 
 def test_dag_runs_on_celery_with_postgres(cluster, server_s3, credit_cfg):
-    from mlops import artifacts, datagen, storage
+    from mlops import artifacts, storage
+    from mlops.dev import datagen
 
     day = date(2026, 1, 3)
     datagen.seed_dataset(
@@ -199,3 +242,86 @@ def test_dag_runs_on_celery_with_postgres(cluster, server_s3, credit_cfg):
     assert storage.exists(
         server_s3, artifacts.validation_uri(artifacts.batch_uri("mlops-test", "credit", day))
     )
+
+
+# ------------------------------------------------------------------ access control (FAB)
+def _api(cluster, method: str, path: str, token: str | None = None, body: dict | None = None):
+    """``(status, parsed JSON or text)`` of one REST call to the cluster's API server."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{cluster['api']}{path}", data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        status, raw = err.code, err.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def _token(cluster, username: str, password: str) -> str:
+    status, body = _api(cluster, "POST", "/auth/token", body={"username": username, "password": password})
+    assert status in (200, 201), (status, body)
+    return body["access_token"]
+
+
+def _create_user(cluster, username: str, *roles: str) -> str:
+    """A FAB user with ``roles`` (the first at creation, the rest added), via the FAB CLI; returns the password."""
+    password = f"{username}-password"
+    _airflow(
+        cluster,
+        *("users", "create", "--role", roles[0], "--username", username, "--password", password),
+        *("--firstname", username, "--lastname", "Test", "--email", f"{username}@mlops.invalid"),
+    )
+    for role in roles[1:]:
+        _airflow(cluster, "users", "add-role", "--username", username, "--role", role)
+    return password
+
+
+def _trigger(cluster, token: str, dag_id: str, conf: dict):
+    return _api(
+        cluster, "POST", f"/api/v2/dags/{dag_id}/dagRuns", token, {"logical_date": None, "conf": conf}
+    )
+
+
+def test_only_the_release_role_triggers_rollback(cluster):
+    from mlops_operators.dag_defaults import OPERATOR_ROLE, RELEASE_ROLE
+
+    def parsed() -> bool:
+        out = _airflow(cluster, "dags", "list", "-o", "json")
+        return all(d in out for d in ("mlops_rollback", "mlops_training", "mlops_monitoring"))
+
+    _wait_for(parsed, 180, "the dag-processor to parse the DAGs (and sync their access_control)", cluster)
+    users = {
+        "viewer": _create_user(cluster, "viewer", "Viewer"),
+        "operator": _create_user(cluster, "operator", "Viewer", OPERATOR_ROLE),
+        "release": _create_user(cluster, "release", "Viewer", RELEASE_ROLE),
+    }
+    token = {name: _token(cluster, name, pw) for name, pw in users.items()}
+    rollback = {"model": "credit", "target_version": None, "reason": "integration test of access control"}
+
+    # Viewers read everything: the DAG, its runs, the production-moving DAGs too.
+    for dag_id in ("mlops_rollback", "mlops_training", "mlops_validation"):
+        assert _api(cluster, "GET", f"/api/v2/dags/{dag_id}", token["viewer"])[0] == 200, dag_id
+        assert _api(cluster, "GET", f"/api/v2/dags/{dag_id}/dagRuns", token["viewer"])[0] == 200, dag_id
+    status, body = _trigger(cluster, token["viewer"], "mlops_rollback", rollback)
+    assert status == 403, (status, body)
+    assert _trigger(cluster, token["viewer"], "mlops_training", {"dataset": "credit"})[0] == 403
+
+    # The operator role runs routine DAGs, never the ones that move production.
+    assert _trigger(cluster, token["operator"], "mlops_rollback", rollback)[0] == 403
+    assert _trigger(cluster, token["operator"], "mlops_training", {"dataset": "credit"})[0] == 403
+    status, body = _trigger(cluster, token["operator"], "mlops_monitoring", {"dataset": "credit"})
+    assert status == 200, (status, body)
+
+    # The release role triggers the rollback (the DAG is paused, so the run just waits in the queue).
+    status, body = _trigger(cluster, token["release"], "mlops_rollback", rollback)
+    assert status == 200, (status, body)
+    assert body["dag_id"] == "mlops_rollback" and body["conf"]["reason"] == rollback["reason"]
+    status, runs = _api(cluster, "GET", "/api/v2/dags/mlops_rollback/dagRuns", token["viewer"])
+    assert status == 200 and [r["dag_run_id"] for r in runs["dag_runs"]] == [body["dag_run_id"]]
+    assert runs["dag_runs"][0]["triggering_user_name"] == "release"

@@ -67,7 +67,9 @@ class ResolvedVersion:
     pointer: PointerState | None = None
 
 
-def read_pointer(client: Any, bucket: str, dataset: str, alias: str = layout.PRODUCTION) -> PointerState | None:
+def read_pointer(
+    client: Any, bucket: str, dataset: str, alias: str = layout.PRODUCTION
+) -> PointerState | None:
     """The current pointer of ``alias``, or ``None`` if it was never set."""
     uri = layout.alias_uri(bucket, dataset, alias)
     try:
@@ -115,12 +117,12 @@ def resolve(
 
     Through an alias the manifest's sha256 is checked against the one the pointer recorded.
     ``require_checked``: also require the version's :class:`~mlops.artifacts.registry.ModelCheck`
-    for exactly this manifest and model (see :func:`require_check`).
+    for exactly this model (see :func:`require_check`).
     """
     if is_version_ref(ref):
         manifest, sha = read_manifest(client, bucket, dataset, ref)
         if require_checked:
-            require_check(client, bucket, manifest, manifest_sha256=sha)
+            require_check(client, bucket, manifest)
         return ResolvedVersion(dataset, manifest.version, manifest, sha)
     state = read_pointer(client, bucket, dataset, ref)
     if state is None:
@@ -136,7 +138,7 @@ def resolve(
             "roll back to a verified version."
         )
     if require_checked:
-        require_check(client, bucket, manifest, manifest_sha256=sha)
+        require_check(client, bucket, manifest)
     return ResolvedVersion(dataset, manifest.version, manifest, sha, state)
 
 
@@ -149,13 +151,12 @@ def read_check(client: Any, bucket: str, dataset: str, version: str) -> ModelChe
         return None
 
 
-def require_check(
-    client: Any, bucket: str, manifest: VersionManifest, *, manifest_sha256: str | None = None
-) -> ModelCheck:
+def require_check(client: Any, bucket: str, manifest: VersionManifest) -> ModelCheck:
     """The version's :class:`ModelCheck`; raise :class:`RegistryError` unless it covers this model.
 
-    A version is trusted in-process only after its model loaded and predicted in a child
-    process (the registry does that before every promotion and rollback).
+    A version is trusted in-process only after its model bytes (``model_sha256``, which every
+    load verifies) loaded and predicted in a child process; the registry does that before
+    every promotion and rollback.
     """
     check = read_check(client, bucket, manifest.dataset, manifest.version)
     where = layout.check_uri(bucket, manifest.dataset, manifest.version)
@@ -164,8 +165,6 @@ def require_check(
         problem = f"has no smoke-check record ({where})"
     elif check.model_sha256 != manifest.model_sha256:
         problem = f"was checked with model sha256 {check.model_sha256}, not {manifest.model_sha256} ({where})"
-    elif manifest_sha256 is not None and check.manifest_sha256 != manifest_sha256:
-        problem = f"was checked with manifest sha256 {check.manifest_sha256}, not {manifest_sha256} ({where})"
     if problem:
         raise RegistryError(
             f"{manifest.dataset} {manifest.version} {problem}: its model never passed the smoke prediction "

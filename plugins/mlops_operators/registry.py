@@ -275,7 +275,8 @@ class RetireModelsOperator(BaseOperator):
     """Apply the retention policy of one model: tombstone old versions, delete long-retired artifacts.
 
     Never retired: what an alias points to and its ``previous_version``, the newest
-    ``keep_last`` versions, anything younger than ``grace_days``.
+    ``keep_last`` versions, anything younger than ``grace_days``. Manifest-less version
+    folders (killed publishes) last written over a day ago are removed, with an audit event.
 
     :param dataset: the dataset, which names the registered model (templated)
     :param keep_last: newest versions to keep; empty means ``registry.keep_last`` of the config (templated)
@@ -323,9 +324,10 @@ class RetireModelsOperator(BaseOperator):
         for d in result.decisions:
             self.log.info("retention %s: %s (%s)", d["version"], d["decision"], d["reason"])
         self.log.info(
-            "retired %s, deleted artifacts of %s, kept %s",
+            "retired %s, deleted artifacts of %s, kept %s, removed abandoned publishes %s",
             result.retired or "none",
             result.purged or "none",
             result.kept or "none",
+            result.orphans or "none",
         )
         return result.to_dict()

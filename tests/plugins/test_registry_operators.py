@@ -166,6 +166,43 @@ def test_promote_uses_the_blessing_etag_and_refuses_when_production_moved(client
     assert ModelRegistry(client, BUCKET, "credit").pointer().version == "v0002"
 
 
+def test_promote_after_a_lost_pointer_response_reports_success_with_audit_and_asset_event(
+    client, model_bytes, oplog
+):
+    """The pointer PUT lands but its response is lost; botocore re-sends it and gets HTTP 412."""
+    alias = production_model_alias()
+    publish_op(candidate(client, "run-1", model_bytes)).execute(context(run_id="run-1"))
+    lost: list[int] = []
+
+    def needs_retry(response, request_dict, **kwargs):
+        if not lost and response is not None and request_dict["url_path"].endswith("aliases/production.json"):
+            lost.append(response[0].status_code)
+            return 0  # botocore retries at once, as after a dropped connection
+        return None
+
+    client.meta.events.register("needs-retry.s3.PutObject", needs_retry)
+    ctx = context(run_id="run-1", task_id="promote_model")
+    op = PromoteModelOperator(
+        task_id="promote_model", dataset="credit", version="v0001", bucket=BUCKET, outlets=[alias]
+    )
+    try:
+        out = op.execute(ctx)
+    finally:
+        client.meta.events.unregister("needs-retry.s3.PutObject", needs_retry)
+    assert lost == [200] and (out["version"], out["sequence"]) == ("v0001", 1)
+    assert "production: none → v0001" in oplog.text
+    event = artifacts.read_artifact(
+        client, f"s3://{BUCKET}/models/credit/audit/production-00000001.json", artifacts.AuditEvent
+    )
+    assert event.request_id == out["request_id"] and event.pointer_etag == out["etag"]
+    assert ctx["outlet_events"][alias].added == [
+        (
+            production_model_asset("credit", BUCKET),
+            {"version": "v0001", "previous_version": None, "sequence": 1, "action": "promote"},
+        )
+    ]
+
+
 def _two_in_production(client, model_bytes):
     reg = ModelRegistry(client, BUCKET, "credit")
     for run in ("run-1", "run-2"):

@@ -8,6 +8,8 @@ there is no separate model name)::
     aliases/production.json         ProductionPointer, moved only by compare-and-swap
     audit/<event_id>.json           AuditEvent, one create-only object per event
     retired/v0007.json              Tombstone, create-only, written by retention
+    checks/v0007.json               ModelCheck: the version's model passed a smoke prediction
+                                    in a child process (scoring loads only checked versions)
 
 Version ids are ``v`` + at least four digits (:func:`format_version`).
 """
@@ -55,7 +57,8 @@ VERSION_FILES = (
     MODEL_CARD_FILE,
     REFERENCE_PROFILE_FILE,
 )
-AUDIT_ACTIONS = ("publish", "promote", "rollback", "retire", "purge")
+#: ``orphan``: retention removed a manifest-less ``versions/vNNNN/`` folder (an abandoned publish).
+AUDIT_ACTIONS = ("publish", "promote", "rollback", "retire", "purge", "orphan")
 POINTER_ACTIONS = ("promote", "rollback")
 VERSION_RE = re.compile(r"^v\d{4,}$")
 
@@ -125,6 +128,16 @@ def tombstone_uri(bucket: str, dataset: str, version: str) -> str:
     """``.../retired/v0007.json``."""
     _check_version("tombstone_uri", "version", version)
     return f"{retired_prefix(bucket, dataset)}{version}.json"
+
+
+def checks_prefix(bucket: str, dataset: str) -> str:
+    return models_prefix(bucket, dataset) + "checks/"
+
+
+def check_uri(bucket: str, dataset: str, version: str) -> str:
+    """``.../checks/v0007.json`` (see :class:`ModelCheck`)."""
+    _check_version("check_uri", "version", version)
+    return f"{checks_prefix(bucket, dataset)}{version}.json"
 
 
 # ---------------------------------------------------------------- manifest
@@ -311,7 +324,7 @@ class AuditEvent(Artifact):
     ``request_id``, ``pointer_etag`` and ``pointer_version_id`` (was
     ``pointer_s3_version_id``). ``blessed`` is set on publish, ``forced`` on publish and
     alias changes. ``details`` holds the action's numbers: ``keep_last``/``grace_days``
-    (retire), ``deleted_objects`` (purge).
+    (retire), ``deleted_objects`` (purge, orphan), ``last_written_at`` (orphan).
     """
 
     KIND: ClassVar[str] = "audit_event"
@@ -395,3 +408,29 @@ class Tombstone(Artifact):
     def __post_init__(self) -> None:
         _check_version("tombstone", "version", self.version)
         check_utc_iso("tombstone", "retired_at", self.retired_at)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCheck(Artifact):
+    """``checks/vNNNN.json``: the model of a version loaded and predicted in a child process.
+
+    Written by the registry after the smoke prediction passed in a subprocess (a crash or a
+    hang there cannot take the worker down). ``model_sha256`` and ``manifest_sha256`` pin
+    what was checked; ``libraries`` are the versions it ran with; ``rows`` the smoke input
+    size and ``seconds`` how long the child took. Scoring loads only checked versions.
+    """
+
+    KIND: ClassVar[str] = "model_check"
+
+    dataset: str
+    version: str
+    model_sha256: str
+    manifest_sha256: str
+    checked_at: str
+    libraries: dict[str, str]
+    rows: int
+    seconds: float
+
+    def __post_init__(self) -> None:
+        _check_version("model_check", "version", self.version)
+        check_utc_iso("model_check", "checked_at", self.checked_at)

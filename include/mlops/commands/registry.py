@@ -1,4 +1,10 @@
-"""``mlops registry versions|show|history|verify DATASET``: read the S3 model registry."""
+"""``mlops registry versions|show|history|verify|check DATASET``: inspect the S3 model registry.
+
+``verify`` audits published versions (artifact bytes, one S3 version per create-only key,
+the manifest sha256 against the pointer and the audit trail) and exits 1 on any problem.
+``check`` runs a version's smoke prediction in a child process and records the pass, which
+scoring requires (for versions promoted before that record existed).
+"""
 
 from __future__ import annotations
 
@@ -38,9 +44,15 @@ def register(sub) -> None:
     action("history", "audit trail merged with the pointer's S3 version history", run_history)
     action(
         "verify",
-        "re-hash artifacts against the manifest",
+        "audit versions: artifact bytes, rewritten keys, manifest sha256 vs pointer and audit trail",
         run_verify,
         lambda q: q.add_argument("version", nargs="?", default=None, help="one version (default: all)"),
+    )
+    action(
+        "check",
+        "smoke-predict a version in a child process and record the pass (scoring requires it)",
+        run_check,
+        lambda q: q.add_argument("version", help="the version, e.g. v0007"),
     )
 
 
@@ -134,9 +146,7 @@ def run_verify(args) -> int:
     lines = []
     for r in results:
         lines.append(f"{r['version']}: {r['status']}")
-        for a in r["artifacts"]:
-            if a.get("problem"):
-                lines.append(f"  {a['file']}: {a['problem']}")
+        lines.extend(f"  {problem}" for problem in r["problems"])
     ok = all(r["ok"] for r in results)
     emit(
         args,
@@ -144,3 +154,17 @@ def run_verify(args) -> int:
         "\n".join(lines) or "nothing to verify",
     )
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def run_check(args) -> int:
+    from mlops import models
+
+    reg = _registry(args)
+    manifest, _ = reg.check_candidate(args.version)
+    check = models.read_check(reg.client, reg.bucket, reg.dataset, manifest.version)
+    text = (
+        f"{args.dataset} {manifest.version}: smoke prediction passed in a child process "
+        f"({check.rows} rows, {check.seconds:g} s); recorded {reg.check_uri(manifest.version)}"
+    )
+    emit(args, {"dataset": args.dataset, "version": manifest.version, "check": check.to_dict()}, text)
+    return EXIT_OK

@@ -10,10 +10,12 @@ Layout under ``s3://<bucket>/models/<dataset>/`` (the bucket must be versioned; 
     aliases/production.json             ProductionPointer, moved only by compare-and-swap
     audit/<event>.json                  AuditEvent, one create-only object per event
     retired/v0003.json                  Tombstone, create-only, written by retention
+    checks/v0007.json                   ModelCheck: the model passed its smoke prediction in a child process
 
 Modules, one responsibility each: :mod:`~mlops.registry.publish` (candidate -> version),
 :mod:`~mlops.registry.pointer` (promote / rollback by CAS), :mod:`~mlops.registry.retention`,
-:mod:`~mlops.registry.verify` (pre-promotion checks, smoke prediction, re-hashing),
+:mod:`~mlops.registry.verify` (pre-promotion checks, auditing versions),
+:mod:`~mlops.registry.smoke` (the smoke prediction, in a child process with a timeout),
 :mod:`~mlops.registry.history` (audit trail + pointer versions). Reading a published model
 is ground (:mod:`mlops.models`), shared with every other step.
 """
@@ -27,6 +29,7 @@ from mlops.registry.pointer import (
     MIN_REASON_LENGTH,
     PendingChange,
     PointerConflictError,
+    new_request_id,
 )
 from mlops.registry.publish import (
     NotBlessedError,
@@ -35,7 +38,7 @@ from mlops.registry.publish import (
     library_versions,
 )
 from mlops.registry.retention import RetentionResult
-from mlops.registry.verify import smoke_frame, smoke_predict
+from mlops.registry.smoke import SMOKE_TIMEOUT_SECONDS, check_in_child, smoke_frame, smoke_predict
 
 __all__ = [
     "ANY_ETAG",
@@ -49,8 +52,11 @@ __all__ = [
     "PointerConflictError",
     "PublishResult",
     "RetentionResult",
+    "SMOKE_TIMEOUT_SECONDS",
+    "check_in_child",
     "code_version",
     "library_versions",
+    "new_request_id",
     "registry_summary",
     "smoke_frame",
     "smoke_predict",

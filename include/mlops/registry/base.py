@@ -16,7 +16,9 @@ from typing import Any
 
 from mlops import artifacts, models, storage
 from mlops.artifacts import AuditEvent, Tombstone, VersionManifest
+from mlops.artifacts.registry import check_uri
 from mlops.errors import InputReadError, RegistryError
+from mlops.registry.smoke import SMOKE_TIMEOUT_SECONDS
 
 _DATASET_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -68,6 +70,8 @@ class RegistryBase:
         Returns the current UTC datetime (tests inject one).
     sleep : callable, optional
         Used for the HTTP 409 backoff (tests inject a no-op).
+    smoke_timeout : float, optional
+        Seconds the smoke prediction's child process may take (see :mod:`mlops.registry.smoke`).
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class RegistryBase:
         *,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        smoke_timeout: float = SMOKE_TIMEOUT_SECONDS,
     ) -> None:
         if not _DATASET_RE.match(str(dataset)):
             raise RegistryError(
@@ -89,6 +94,7 @@ class RegistryBase:
         self.dataset = dataset
         self.clock = clock or _now
         self.sleep = sleep
+        self.smoke_timeout = float(smoke_timeout)
 
     def now_iso(self) -> str:
         """The clock's time in the artifact format (``2026-02-17T03:00:00Z``)."""
@@ -110,6 +116,9 @@ class RegistryBase:
 
     def tombstone_uri(self, version: str) -> str:
         return artifacts.tombstone_uri(self.bucket, self.dataset, models.normalize_version(version))
+
+    def check_uri(self, version: str) -> str:
+        return check_uri(self.bucket, self.dataset, models.normalize_version(version))
 
     def audit_uri(self, event_id: str) -> str:
         return artifacts.audit_uri(self.bucket, self.dataset, event_id)
@@ -161,3 +170,10 @@ class RegistryBase:
         except storage.PreconditionFailed:
             return False
         return True
+
+    def audit_event(self, event_id: str) -> AuditEvent | None:
+        """The audit event ``audit/<event_id>.json``, or ``None`` if it was never written."""
+        try:
+            return artifacts.read_artifact(self.client, self.audit_uri(event_id), AuditEvent)
+        except InputReadError:
+            return None

@@ -9,11 +9,19 @@ now holding the alias is exactly ours (botocore retried a PUT whose response was
 409 (a concurrent conditional write in flight) is retried with bounded exponential backoff.
 Readers only ever see the old or the new pointer: never zero or two production models.
 Every move writes one create-only :class:`~mlops.artifacts.AuditEvent`
-(``audit/<alias>-<sequence>.json``).
+(``audit/<alias>-<sequence>.json``) and carries a ``request_id`` (generated when the
+caller gives none), which is how a lost response is recognised as our own write.
+
+No audit gaps: every pointer move first writes the audit event of the pointer it found if
+that is missing (a crash between a pointer write and its audit write), and a commit whose
+audit slot already holds another change's event raises instead of reporting a win that the
+audit trail contradicts.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +36,24 @@ ANY_ETAG = "*"
 MIN_REASON_LENGTH = 10
 CONFLICT_RETRIES = 5
 CONFLICT_BACKOFF_SECONDS = 0.2
+
+log = logging.getLogger(__name__)
+
+
+def new_request_id() -> str:
+    """A fresh request id for a pointer change whose caller gave none (CLI, scripts)."""
+    return f"auto-{uuid.uuid4().hex}"
+
+
+def _same_change(event: AuditEvent, pointer: ProductionPointer) -> bool:
+    """Whether ``event`` is the audit event of exactly this pointer write."""
+    return (event.alias, event.sequence, event.version, event.request_id, event.created_at) == (
+        pointer.alias,
+        pointer.sequence,
+        pointer.version,
+        pointer.request_id,
+        pointer.updated_at,
+    )
 
 
 class PointerConflictError(MLOpsError):
@@ -54,11 +80,38 @@ def _quoted(etag: str) -> str:
 class PointerMixin:
     """``prepare_change`` + ``commit`` (the CAS), and ``promote``, ``promote_blessed``, ``rollback``."""
 
-    def _audit_alias_change(self, pointer: Pointer) -> bool:
-        return self._audit(
-            AuditEvent.for_pointer(
-                pointer.pointer, pointer_etag=pointer.etag, pointer_version_id=pointer.s3_version_id
-            )
+    def _audit_alias_change(self, pointer: Pointer, *, ours: bool) -> bool:
+        """Make sure the audit event of ``pointer``'s write exists; ``True`` if written now.
+
+        ``ours``: the write is this call's own (a commit). If the slot holds another change's
+        event, that raises :class:`ConcurrentUpdateError`; otherwise (healing a pointer we
+        found) it is logged and left for a human.
+        """
+        p = pointer.pointer
+        event = AuditEvent.for_pointer(p, pointer_etag=pointer.etag, pointer_version_id=pointer.s3_version_id)
+        existing = None if ours else self.audit_event(event.event_id)
+        if existing is None:
+            if self._audit(event):
+                if not ours:
+                    log.warning("wrote the missing audit event %s", self.audit_uri(event.event_id))
+                return True
+            existing = self.audit_event(event.event_id)
+        if existing is None or _same_change(existing, p):
+            return False
+        message = (
+            f"Audit slot {self.audit_uri(event.event_id)} for sequence {p.sequence} of {p.alias!r} holds "
+            f"{existing.action} to {existing.version} by {existing.actor} (request {existing.request_id}), "
+            f"not the {p.action} to {p.version} by {p.actor} (request {p.request_id}): two writers both "
+            f"passed the compare-and-swap."
+        )
+        if not ours:
+            log.warning("%s Check `mlops registry history %s`.", message, self.dataset)
+            return False
+        current = self.pointer(p.alias)
+        raise ConcurrentUpdateError(
+            f"{message} Not reporting success; {p.alias!r} now points to "
+            f"{current.version if current else 'nothing'}. Check `mlops registry history {self.dataset}` "
+            "and promote again if the change is still wanted."
         )
 
     def _refused(self, new: ProductionPointer, expected_etag: str | None) -> ConcurrentUpdateError:
@@ -148,10 +201,16 @@ class PointerMixin:
         current = self.pointer(alias)
         if request_id and current and current.request_id == request_id and current.version == v:
             return PendingChange(current.pointer, current.etag, current.previous_version, applied=current)
+        healed = current is not None and self._audit_alias_change(current, ours=False)
         self._check_not_moved(alias, current, expected_etag, v)
         if current and current.version == v:
+            note = (
+                f"; its missing audit event {self.audit_uri(f'{alias}-{current.sequence:08d}')} was written"
+                if healed
+                else ""
+            )
             raise RegistryError(
-                f"{alias!r} of {self.dataset} already points to {v} (sequence {current.sequence})."
+                f"{alias!r} of {self.dataset} already points to {v} (sequence {current.sequence}){note}."
             )
         _, manifest_sha = self.check_candidate(v)
         new = ProductionPointer(
@@ -166,7 +225,7 @@ class PointerMixin:
             reason=reason,
             updated_at=self.now_iso(),
             evaluation_id=evaluation_id,
-            request_id=request_id,
+            request_id=request_id or new_request_id(),
             forced=forced,
             run=dict(run or {}),
         )
@@ -175,14 +234,15 @@ class PointerMixin:
     def commit(self, change: PendingChange) -> Pointer:
         """Phase 2: write the pointer with If-Match (If-None-Match: * if there was none), then audit it.
 
-        Raises :class:`ConcurrentUpdateError` on HTTP 412 (the pointer is left as the other writer set it).
+        Raises :class:`ConcurrentUpdateError` on HTTP 412 (the pointer is left as the other writer
+        set it), and when the audit slot of this change's sequence holds another change's event.
         """
         if change.applied is not None:
-            self._audit_alias_change(change.applied)  # a retry: make sure the audit event exists
+            self._audit_alias_change(change.applied, ours=True)  # a retry: make sure the audit event exists
             return change.applied
         put = self._cas_write(change.new, change.base_etag)
         pointer = Pointer(change.new, strip_etag(put.etag), put.version_id)
-        self._audit_alias_change(pointer)
+        self._audit_alias_change(pointer, ours=True)
         return pointer
 
     def promote(
@@ -211,7 +271,8 @@ class PointerMixin:
             Why and who (recorded in the pointer and the audit event).
         request_id : str, optional
             Identifies this change (e.g. ``dag_id/run_id/task_id``): a retry whose change
-            already landed returns the pointer instead of failing.
+            already landed returns the pointer instead of failing. Generated when not given
+            (it still identifies our own write after a lost response).
         forced : bool
             Recorded in the pointer and the audit event (an unblessed version promoted by force).
 
@@ -304,7 +365,7 @@ class PointerMixin:
                 f"{self.dataset} has no {alias!r} pointer ({self.alias_uri(alias)}); nothing to roll back."
             )
         if request_id and current.request_id == request_id:
-            self._audit_alias_change(current)
+            self._audit_alias_change(current, ours=True)
             return current
         if target:
             to = models.normalize_version(target)

@@ -311,25 +311,33 @@ class PublishMixin:
         run["run_id"] = str(run.get("run_id") or f"manual-{candidate.model_sha256[:16]}")
         existing = self._find_published(run["run_id"], candidate.model_sha256)
         if existing is not None:
+            self._audit_publish(existing, reason)  # a retry: the version exists, its event may not
             return self._result(existing, candidate, created=False)
         manifest, created = self._claim_version(candidate, run, force_reason.strip() if forced else None)
-        if not created:
-            return self._result(manifest, candidate, created=False)
-        self._audit(
+        self._audit_publish(manifest, reason)
+        return self._result(manifest, candidate, created=created)
+
+    def _audit_publish(self, manifest: VersionManifest, reason: str) -> bool:
+        """Write the publish audit event of ``manifest`` unless it exists; ``True`` if written now.
+
+        Built from the stored manifest alone, so a retry writes the event the crashed try would have.
+        """
+        _, manifest_sha = models.read_manifest(self.client, self.bucket, self.dataset, manifest.version)
+        run = dict(manifest.run)
+        return self._audit(
             AuditEvent(
                 dataset=self.dataset,
                 action="publish",
                 version=manifest.version,
                 actor=str(run.get("actor") or run.get("dag_id") or "unknown"),
-                reason=manifest.force_reason if forced else (reason or "blessed candidate"),
+                reason=manifest.force_reason if manifest.forced else (reason or "blessed candidate"),
                 created_at=manifest.created_at,
-                forced=forced,
-                blessed=bool(blessing and blessing.blessed),
+                forced=manifest.forced,
+                blessed=manifest.blessed,
                 run=run,
-                manifest_sha256=serialization.sha256_hex(manifest.to_json_bytes()),
+                manifest_sha256=manifest_sha,
             )
         )
-        return self._result(manifest, candidate, created=True)
 
     def _result(self, manifest: VersionManifest, candidate: Candidate, *, created: bool) -> PublishResult:
         blessing = candidate.blessing
@@ -355,13 +363,20 @@ class PublishMixin:
         return None
 
     def _slots(self) -> dict[int, set[str]]:
-        """Every version number that has any object under ``versions/`` (complete or not) -> file names."""
+        """Every version number in use -> file names: any object under ``versions/`` (complete or
+        not), plus numbers whose abandoned folder retention removed (``audit/orphan-vNNNN``, with
+        no files), so that a number never names two different publishes."""
         base = artifacts.versions_prefix(self.bucket, self.dataset)
         slots: dict[int, set[str]] = {}
         for uri in storage.list_uris(self.client, base):
             head, _, name = uri[len(base) :].partition("/")
             if name and models.is_version_ref(head):
                 slots.setdefault(models.version_number(head), set()).add(name)
+        orphans = artifacts.audit_prefix(self.bucket, self.dataset) + "orphan-"
+        for uri in storage.list_uris(self.client, orphans):
+            head = uri[len(orphans) :].removesuffix(".json")
+            if models.is_version_ref(head):
+                slots.setdefault(models.version_number(head), set())
         return slots
 
     def _put_create_only(self, uri: str, data: bytes, metadata: dict[str, str]) -> storage.PutResult | None:
@@ -413,6 +428,7 @@ class PublishMixin:
             n
             for n, names in sorted(slots.items())
             if artifacts.MANIFEST_FILE not in names
+            and artifacts.MODEL_FILE in names
             and self._owned_by(
                 self.version_prefix(artifacts.format_version(n)) + artifacts.MODEL_FILE, run_id, sha
             )

@@ -37,6 +37,8 @@ def _model_and_shards(op: BaseOperator) -> tuple[str, int]:
 class PlanScoringOperator(BaseOperator):
     """Resolve the model reference once, verify and load the model, pin the input, cut the shards.
 
+    The model is resolved through ``mlops.models`` (only a version that passed the registry's
+    smoke check is loaded) and its input described by the version's feature signature.
     Nothing is written: a checksum mismatch fails the run before any output exists.
     Returns one dict per shard (the plan plus ``shard_index``), ready for
     ``ScoreBatchOperator.partial(...).expand(plan=...)``.

@@ -14,9 +14,9 @@ import pendulum
 import pytest
 from dag_runs import task_states
 
-from mlops import artifacts, scoring, serialization, storage
+from mlops import artifacts, models, scoring, storage
 from mlops.dev import datagen
-from mlops.registry import ModelRegistry
+from tests.conftest import publish_forced
 
 pytestmark = pytest.mark.e2e
 
@@ -50,13 +50,8 @@ def _publish_model(client, cfg, features, labels) -> str:
             ("preprocess", training.make_preprocessor(cfg)),
             ("model", HistGradientBoostingClassifier(max_iter=20, random_state=0)),
         ]
-    ).fit(training.feature_frame(df, cfg), training.target_array(df, cfg))
-    prefix = f"s3://{BUCKET}/candidates/credit/dag-test/"
-    storage.put_bytes(client, prefix + "model.skops", serialization.dump_model(model))
-    reg = ModelRegistry(client, BUCKET, "credit")
-    version = reg.publish(candidate_prefix=prefix, run={"run_id": "dag-test"}, require_blessing=False).version
-    reg.promote(version, expected_etag=None, reason="dag test model", actor="pytest")
-    return version
+    ).fit(models.feature_frame(df, cfg), models.target_array(df, cfg))
+    return publish_forced(client, BUCKET, model, "dag-test")
 
 
 def test_dag_shape(dagbag):
@@ -112,6 +107,8 @@ def test_scoring_dag_scores_a_clean_day_in_shards_and_stops_on_a_bad_day(
     assert (result["rows_scored"], result["model_version"], result["num_shards"]) == (2000, version, 2)
     sharded = scoring.read_predictions(server_s3, out)
     assert set(sharded["run_id"]) == {dr.run_id} and set(sharded["model_version"]) == {version}
+    marker = scoring.read_success(server_s3, out)
+    assert marker.part_uris == result["part_uris"] and [p.shard for p in marker.parts] == [0, 1]
 
     unsharded = scoring.score_batch(
         server_s3,

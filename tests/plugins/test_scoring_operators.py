@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from mlops import artifacts, scoring, serialization, storage
-from mlops.registry import ModelRegistry
+from mlops import artifacts, models, scoring, storage
 from mlops_operators.scoring import FinalizePartitionOperator, PlanScoringOperator, ScoreBatchOperator
+from tests.conftest import publish_forced
 
 BUCKET = "mlops-test"
 DAY = "2026-01-10"
@@ -25,17 +28,13 @@ def model(credit_cfg, credit_day):
     pipe = Pipeline(
         [("preprocess", training.make_preprocessor(credit_cfg)), ("model", LogisticRegression(max_iter=500))]
     )
-    return pipe.fit(training.feature_frame(df, credit_cfg), training.target_array(df, credit_cfg))
+    return pipe.fit(models.feature_frame(df, credit_cfg), models.target_array(df, credit_cfg))
 
 
 @pytest.fixture
-def world(server_s3, credit_day, model):
+def world(server_s3, credit_cfg, credit_day, model):
     features, _ = credit_day
-    prefix = f"s3://{BUCKET}/candidates/credit/ops/"
-    storage.put_bytes(server_s3, prefix + "model.skops", serialization.dump_model(model))
-    reg = ModelRegistry(server_s3, BUCKET, "credit")
-    version = reg.publish(candidate_prefix=prefix, run={"run_id": "ops"}, require_blessing=False).version
-    reg.promote(version, expected_etag=None, reason="operator test", actor="pytest")
+    version = publish_forced(server_s3, BUCKET, model, "ops")
     input_uri = artifacts.batch_uri(BUCKET, "credit", DAY)
     storage.write_parquet(server_s3, input_uri, features)
     return {
@@ -65,7 +64,11 @@ def test_plan_score_finalize_publish_the_partition(world, oplog):
         task_id="score_batch", dataset="credit", plan=plan[0], validation={"success": True}
     ).execute(context={})
     assert shard["rows_scored"] == 2000 and shard["part"]["uri"].startswith(world["output_uri"] + "attempt=")
-    assert not storage.exists(world["client"], scoring.success_uri(world["output_uri"]))  # not published yet
+    part = artifacts.PartEntry.from_dict(shard["part"])  # the entry _SUCCESS will list
+    assert storage.sha256_bytes(storage.get_bytes(world["client"], part.uri, part.version_id)) == part.sha256
+    assert not storage.exists(
+        world["client"], artifacts.success_uri(world["output_uri"])
+    )  # not published yet
 
     result = FinalizePartitionOperator(
         task_id="finalize_partition", dataset="credit", shard_results=[shard]
@@ -74,6 +77,7 @@ def test_plan_score_finalize_publish_the_partition(world, oplog):
     assert (result["rows_scored"], result["model_version"]) == (2000, world["version"])
     assert "check reject share: 0.0000 (0 of 2000 rows) <= max 0.0100 -> pass" in oplog.text
     assert len(scoring.read_predictions(world["client"], world["output_uri"])) == 2000
+    assert scoring.read_success(world["client"], world["output_uri"]).parts == [part]
 
 
 def test_score_batch_without_plan_runs_the_whole_thing(world, oplog):
@@ -103,10 +107,12 @@ def test_failed_validation_stops_scoring(world):
     assert storage.list_uris(world["client"], world["output_uri"]) == []
 
 
-def test_checksum_mismatch_fails_fast_before_writing(world, model):
+def test_changed_manifest_fails_fast_before_writing(world):
+    """A manifest edited after promotion no longer matches the sha256 the production pointer recorded."""
     client = world["client"]
-    manifest = ModelRegistry(client, BUCKET, "credit").manifest(world["version"])
-    storage.put_bytes(client, manifest["artifacts"]["model.skops"]["uri"], b"not the published model")
+    uri = artifacts.manifest_uri(BUCKET, "credit", world["version"])
+    manifest = artifacts.read_artifact(client, uri, artifacts.VersionManifest)
+    artifacts.write_artifact(client, uri, dataclasses.replace(manifest, force_reason="edited by hand"))
     op = PlanScoringOperator(
         task_id="plan_scoring",
         dataset="credit",
@@ -114,7 +120,7 @@ def test_checksum_mismatch_fails_fast_before_writing(world, model):
         output_uri=world["output_uri"],
         bucket=BUCKET,
     )
-    with pytest.raises(AirflowFailException, match="Checksum mismatch"):
+    with pytest.raises(AirflowFailException, match="the manifest was changed after promotion"):
         op.execute(context={})
     assert storage.list_uris(client, f"s3://{BUCKET}/predictions/") == []
 
@@ -133,10 +139,10 @@ def test_too_many_rejects_fail_finalize_without_retry(world):
     )
     with pytest.raises(AirflowFailException, match=r"60 of 2000 rows \(3.00%\)"):
         op.execute(context={})
-    assert not storage.exists(world["client"], scoring.success_uri(world["output_uri"]))
+    assert not storage.exists(world["client"], artifacts.success_uri(world["output_uri"]))
 
 
-def test_bad_shards_param_fails_fast(world):
+def test_bad_shards_param_fails_fast(world, oplog):
     op = PlanScoringOperator(
         task_id="plan_scoring",
         dataset="credit",
@@ -145,5 +151,30 @@ def test_bad_shards_param_fails_fast(world):
         bucket=BUCKET,
         shards="many",
     )
-    with pytest.raises(AirflowFailException, match="'shards' parameter must be an integer"):
+    message = "The 'shards' parameter of PlanScoringOperator must be a positive integer. Got 'many' instead."
+    with pytest.raises(AirflowFailException, match=re.escape(message)):
         op.execute(context={})
+    assert oplog.text.count(message) == 1  # one ERROR line, no chained traceback
+    assert storage.list_uris(world["client"], world["output_uri"]) == []
+
+
+def test_bad_rendered_values_fail_before_any_io():
+    """Parsed in execute before the S3 client is built: no server needed to fail them."""
+    whole_run = ScoreBatchOperator(
+        task_id="score_batch", dataset="credit", input_uri="None", output_uri="s3://b/p/"
+    )
+    with pytest.raises(AirflowFailException) as err:
+        whole_run.execute(context={})
+    assert str(err.value) == (
+        "The 'input_uri' parameter of ScoreBatchOperator must be an s3:// URI when no plan is given. "
+        "Got 'None' instead."
+    )
+    finalize = FinalizePartitionOperator(
+        task_id="finalize_partition", dataset="credit", shard_results=[], max_reject_fraction="5%"
+    )
+    with pytest.raises(AirflowFailException) as err:
+        finalize.execute(context={})
+    assert str(err.value) == (
+        "The 'max_reject_fraction' parameter of FinalizePartitionOperator must be a number in [0, 1]. "
+        "Got '5%' instead."
+    )

@@ -17,6 +17,8 @@ from mlops.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+#: Environment variables that move the two directories (tests, or a project keeping its configs elsewhere).
+CONFIG_DIR_ENV, EXPECTATIONS_DIR_ENV = "MLOPS_CONFIG_DIR", "MLOPS_EXPECTATIONS_DIR"
 
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 REGRESSION_METRICS = ("mse", "rmse", "mae", "r2", "explained_variance")
@@ -35,29 +37,55 @@ ESTIMATORS = {
 }
 
 
+def _same_scalar(a: Any, b: Any) -> bool:
+    """Label equality as :mod:`mlops.metrics` has it: ``"1"`` is not ``1`` (but ``True == 1``)."""
+    return isinstance(a, str) == isinstance(b, str) and a == b
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: A scalar as written in YAML. ``bool`` comes first so that ``true``/``false`` stay booleans
+#: (pydantic's smart union keeps the exact type), never ``1``/``0``.
+Scalar = bool | int | float | str
+
+
 class FeatureSpec(_Section):
+    """Feature columns by kind: ``numeric`` (int/float), ``categorical`` (strings), ``boolean`` (bool).
+
+    ``optional`` features may be null (their null tolerance is in ``validation:``); the model imputes them.
+    """
+
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
+    boolean: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
 
     @property
     def all(self) -> tuple[str, ...]:
-        return self.numeric + self.categorical
+        return self.numeric + self.categorical + self.boolean
+
+    def kind_of(self, column: str) -> str | None:
+        """``numeric``, ``categorical``, ``boolean`` or None (not a feature)."""
+        for kind in ("numeric", "categorical", "boolean"):
+            if column in getattr(self, kind):
+                return kind
+        return None
 
     @model_validator(mode="after")
     def _check(self) -> FeatureSpec:
         if not self.all:
-            raise ValueError("at least one numeric or categorical feature is required")
-        dup = sorted(set(self.numeric) & set(self.categorical))
-        if dup:
-            raise ValueError(f"features listed as both numeric and categorical: {dup}")
+            raise ValueError("at least one numeric, categorical or boolean feature is required")
+        seen: dict[str, str] = {}
+        for kind in ("numeric", "categorical", "boolean"):
+            for col in getattr(self, kind):
+                if col in seen:
+                    raise ValueError(f"feature {col!r} is listed as both {seen[col]} and {kind}")
+                seen[col] = kind
         unknown = sorted(set(self.optional) - set(self.all))
         if unknown:
-            raise ValueError(f"optional features {unknown} are not in numeric or categorical")
+            raise ValueError(f"optional features {unknown} are not in numeric, categorical or boolean")
         return self
 
 
@@ -113,6 +141,90 @@ class GateSpec(BaseModel):
         return {k: float(v) for k, v in (self.model_extra or {}).items()}
 
 
+#: ``fairness.limits``: fairlearn's named disparity measures (classification only).
+FAIRNESS_MEASURES = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+    "equal_opportunity_difference",
+    "equal_opportunity_ratio",
+)
+#: ``fairness.group_metrics`` by task: metrics computed per sensitive group with fairlearn's MetricFrame.
+FAIRNESS_GROUP_METRICS = {
+    "classification": (
+        "selection_rate",
+        "recall",
+        "precision",
+        "accuracy",
+        "false_positive_rate",
+        "false_negative_rate",
+    ),
+    "regression": ("mae", "rmse", "mean_prediction"),
+}
+#: How a group metric becomes a disparity: ``<metric>_<aggregate>`` (e.g. ``recall_difference``).
+FAIRNESS_AGGREGATES = ("difference", "ratio", "group_min", "group_max")
+
+
+def split_disparity(name: str) -> tuple[str, str] | None:
+    """``("recall", "difference")`` for ``recall_difference``, ``(name, "")`` for a fairlearn measure,
+    None if ``name`` is not a disparity."""
+    if name in FAIRNESS_MEASURES:
+        return name, ""
+    known = {m for ms in FAIRNESS_GROUP_METRICS.values() for m in ms}
+    for agg in FAIRNESS_AGGREGATES:
+        if name.endswith("_" + agg) and name[: -len(agg) - 1] in known:
+            return name[: -len(agg) - 1], agg
+    return None
+
+
+def _not_a_disparity(where: str, name: str) -> str:
+    known = sorted({m for ms in FAIRNESS_GROUP_METRICS.values() for m in ms})
+    return (
+        f"{where} {name!r} is not a disparity; use one of {list(FAIRNESS_MEASURES)} or "
+        f"<group metric>_<{'|'.join(FAIRNESS_AGGREGATES)}> with a group metric in {known}"
+    )
+
+
+class FairnessSpec(_Section):
+    """``fairness:``: disparities between sensitive groups, gated at evaluation and monitored nightly.
+
+    ``sensitive_features`` are batch columns, model inputs or not (a missing value is its own
+    group). ``group_metrics`` are computed per group. ``limits`` maps a disparity to its limit:
+    a ceiling for ``*_difference`` and ``*_group_max``, a floor for ``*_ratio`` and
+    ``*_group_min``; a disparity is a :data:`FAIRNESS_MEASURES` name or
+    ``<group metric>_<aggregate>``. Each limit is a gate rule per sensitive feature; with
+    ``max_regression`` set, a disparity worse than production's by more than it fails too.
+    Groups with fewer than ``min_group_rows`` rows are reported but left out of disparities.
+    """
+
+    sensitive_features: tuple[str, ...] = Field(min_length=1)
+    group_metrics: tuple[str, ...] = ("selection_rate", "recall")
+    limits: dict[str, float] = Field(default_factory=dict)
+    max_regression: float | None = Field(0.02, ge=0)
+    min_group_rows: int = Field(100, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> FairnessSpec:
+        known = sorted({m for ms in FAIRNESS_GROUP_METRICS.values() for m in ms})
+        unknown = [m for m in self.group_metrics if m not in known]
+        if unknown:
+            raise ValueError(f"fairness.group_metrics {unknown} are not group metrics; allowed: {known}")
+        for name, limit in self.limits.items():
+            if split_disparity(name) is None:
+                raise ValueError(_not_a_disparity("fairness.limits", name))
+            agg = next((a for a in ("ratio", "difference") if name.endswith("_" + a)), "")
+            if agg == "ratio" and not 0 <= limit <= 1:
+                raise ValueError(
+                    f"fairness.limits.{name} is a ratio floor and must be in [0, 1]; got {limit}"
+                )
+            if agg == "difference" and limit < 0:
+                raise ValueError(
+                    f"fairness.limits.{name} is a difference ceiling and must be >= 0; got {limit}"
+                )
+        return self
+
+
 class ValidationSpec(_Section):
     """Inputs of the dataset's expectation suite (``mlops suites`` renders it to include/expectations/).
 
@@ -120,7 +232,10 @@ class ValidationSpec(_Section):
     ``null_tolerance``. ``ranges`` are hard bounds (every non-null value inside);
     ``mean_ranges`` and ``quantile_ranges`` are distribution sanity bounds, wide
     enough for real drift but not for a broken export. ``target_mean_range`` is
-    the class balance (positive rate) for a 0/1 target, the target mean otherwise.
+    the class balance (positive rate) for a 0/1 or boolean target, the target mean
+    otherwise; ``class_shares`` bounds the share of rows of each listed class
+    (multiclass or string labels). Values in ``value_sets``, ``target_values`` and
+    the keys of ``class_shares`` keep their YAML type: ``true`` stays a boolean.
     """
 
     min_rows: int = Field(1, ge=0)
@@ -128,12 +243,13 @@ class ValidationSpec(_Section):
     allow_extra_columns: bool = False
     null_tolerance: dict[str, float] = Field(default_factory=dict)
     ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
-    value_sets: dict[str, tuple[str | int | float, ...]] = Field(default_factory=dict)
+    value_sets: dict[str, tuple[Scalar, ...]] = Field(default_factory=dict)
     mean_ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
     quantile_ranges: dict[str, dict[float, tuple[float, float]]] = Field(default_factory=dict)
-    target_values: tuple[str | int | float, ...] | None = None
+    target_values: tuple[Scalar, ...] | None = None
     target_range: tuple[float | None, float | None] | None = None
     target_mean_range: tuple[float, float] | None = None
+    class_shares: dict[Scalar, tuple[float, float]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> ValidationSpec:
@@ -147,6 +263,7 @@ class ValidationSpec(_Section):
         }
         bounds |= {"target_range": self.target_range or (None, None)}
         bounds |= {"target_mean_range": self.target_mean_range or (None, None)}
+        bounds |= {f"class_shares.{k}": v for k, v in self.class_shares.items()}
         for key, (lo, hi) in bounds.items():
             if lo is not None and hi is not None and lo > hi:
                 raise ValueError(
@@ -156,6 +273,9 @@ class ValidationSpec(_Section):
             bad = [q for q in qs if not 0 <= q <= 1]
             if bad:
                 raise ValueError(f"validation.quantile_ranges.{col} has quantiles {bad} outside [0, 1]")
+        for label, (lo, hi) in self.class_shares.items():
+            if not (0 <= lo <= 1 and 0 <= hi <= 1):
+                raise ValueError(f"validation.class_shares.{label} is [{lo}, {hi}]; shares must be in [0, 1]")
         return self
 
 
@@ -168,7 +288,14 @@ class ScoringSpec(_Section):
 
 class AlertRule(_Section):
     name: str
-    kind: Literal["psi_top_features", "metric_drop", "dataset_drift", "consecutive_drift", "prediction_drift"]
+    kind: Literal[
+        "psi_top_features",
+        "metric_drop",
+        "dataset_drift",
+        "consecutive_drift",
+        "prediction_drift",
+        "fairness_disparity",
+    ]
     top_k: int | None = None
     threshold: float | None = None
     metric: str | None = None
@@ -180,10 +307,16 @@ class AlertRule(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> AlertRule:
-        needs = {"metric_drop": ("metric", "max_drop"), "consecutive_drift": ("nights",)}
+        needs = {
+            "metric_drop": ("metric", "max_drop"),
+            "consecutive_drift": ("nights",),
+            "fairness_disparity": ("metric", "threshold"),
+        }
         missing = [k for k in needs.get(self.kind, ()) if getattr(self, k) is None]
         if missing:
             raise ValueError(f"alert rule {self.name!r} of kind {self.kind} needs {missing}")
+        if self.kind == "fairness_disparity" and split_disparity(str(self.metric)) is None:
+            raise ValueError(_not_a_disparity(f"alert rule {self.name!r}: metric", str(self.metric)))
         return self
 
 
@@ -230,18 +363,41 @@ class RegistrySpec(_Section):
     grace_days: int = Field(7, ge=0)
 
 
+class LabelsSpec(_Section):
+    """Where a batch's labels are.
+
+    ``in_features: false`` (default): labels land later in ``labels/dt=<day>/labels.parquet``
+    (``label_delay_days`` after the batch) and are joined on the id column. ``in_features:
+    true``: a labelled batch carries its ``target`` column in the features file itself; a batch
+    that has the column is validated with the target checks, one without it as unlabelled.
+    """
+
+    in_features: bool = False
+
+
 class DatasetConfig(_Section):
+    """One dataset: its columns, model, gate, validation, scoring, monitoring and registry settings.
+
+    ``date_column`` is optional: the day of a batch is its partition (``dt=YYYY-MM-DD``);
+    when set, the column must exist and be a datetime. ``id_type`` is the type of the id
+    column: ``string`` (any string dtype) or ``integer`` (any signed/unsigned int dtype).
+    """
+
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     task: Literal["classification", "regression"]
     description: str = ""
     id_column: str
-    date_column: str
+    id_type: Literal["string", "integer"] = "string"
+    date_column: str | None = None
     target: str
+    labels: LabelsSpec = LabelsSpec()
     #: The label that counts as positive in binary metrics and ``probability`` (e.g. ``1``, ``"bad"``,
     #: ``true``). Unset: ``True`` for booleans, ``1`` for 0/1, else the larger label (mlops.metrics).
     positive_class: bool | int | str | None = None
     label_delay_days: int = Field(0, ge=0)
-    source: Literal["generated", "sklearn_diabetes", "sklearn_breast_cancer"] = "generated"
+    source: Literal["generated", "sklearn_diabetes", "sklearn_breast_cancer", "sklearn_wine", "external"] = (
+        "generated"
+    )
     features: FeatureSpec
     model: ModelSpec
     training: TrainingSpec = TrainingSpec()
@@ -250,6 +406,7 @@ class DatasetConfig(_Section):
     scoring: ScoringSpec = ScoringSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
     registry: RegistrySpec = RegistrySpec()
+    fairness: FairnessSpec | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> DatasetConfig:
@@ -271,14 +428,21 @@ class DatasetConfig(_Section):
                 raise ValueError(
                     f"gate.{key} is not a threshold; use min_<metric> or max_<metric> with a metric in {list(metrics)}"
                 )
-        reserved = {self.id_column, self.date_column, self.target}
-        clash = sorted(reserved & set(self.features.all))
+        reserved = [self.id_column, self.date_column, self.target]
+        if len({c for c in reserved if c}) < sum(1 for c in reserved if c):
+            raise ValueError(
+                f"id_column ({self.id_column!r}), date_column ({self.date_column!r}) and target "
+                f"({self.target!r}) must be different columns"
+            )
+        clash = sorted({c for c in reserved if c} & set(self.features.all))
         if clash:
             raise ValueError(f"features {clash} clash with id_column/date_column/target")
-        missing = sorted(set(self.training.slice_columns) - set(self.features.categorical))
+        sliceable = set(self.features.categorical) | set(self.features.boolean)
+        missing = sorted(set(self.training.slice_columns) - sliceable)
         if missing:
-            raise ValueError(f"training.slice_columns {missing} must be categorical features")
+            raise ValueError(f"training.slice_columns {missing} must be categorical or boolean features")
         self._check_positive_class()
+        self._check_class_shares()
         return self
 
     def _check_positive_class(self) -> None:
@@ -290,15 +454,39 @@ class DatasetConfig(_Section):
                 f"remove it for a {self.task} task"
             )
         allowed = self.validation.target_values
-        same = [v for v in allowed or () if isinstance(v, str) == isinstance(self.positive_class, str)]
-        if allowed is not None and self.positive_class not in same:
+        same = [v for v in allowed or () if _same_scalar(v, self.positive_class)]
+        if allowed is not None and not same:
             raise ValueError(
                 f"positive_class {self.positive_class!r} is not one of validation.target_values {list(allowed)}"
+            )
+        if allowed is not None and len(allowed) > 2:
+            raise ValueError(
+                f"positive_class ({self.positive_class!r}) applies to binary targets; "
+                f"validation.target_values has {len(allowed)} classes {list(allowed)}. Remove positive_class"
+            )
+
+    def _check_class_shares(self) -> None:
+        shares = self.validation.class_shares
+        if not shares:
+            return
+        if self.task != "classification":
+            raise ValueError("validation.class_shares applies to classification only; use target_mean_range")
+        allowed = self.validation.target_values
+        unknown = [k for k in shares if allowed is not None and not any(_same_scalar(k, v) for v in allowed)]
+        if unknown:
+            raise ValueError(
+                f"validation.class_shares names classes {unknown} that are not in validation.target_values "
+                f"{list(allowed or ())}"
             )
 
     @property
     def feature_columns(self) -> tuple[str, ...]:
         return self.features.all
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column of an unlabelled batch: id, date (if any), then the features."""
+        return (self.id_column, *((self.date_column,) if self.date_column else ()), *self.features.all)
 
     @property
     def is_classifier(self) -> bool:
@@ -324,16 +512,26 @@ def _format_error(err: ValidationError, path: Path) -> str:
     return f"Invalid dataset config {path}: " + "; ".join(lines)
 
 
+def config_dir() -> Path:
+    """``include/configs/``, or ``$MLOPS_CONFIG_DIR`` when set."""
+    return Path(os.environ.get(CONFIG_DIR_ENV) or CONFIG_DIR)
+
+
+def expectations_dir() -> Path:
+    """``include/expectations/``, or ``$MLOPS_EXPECTATIONS_DIR`` when set."""
+    return Path(os.environ.get(EXPECTATIONS_DIR_ENV) or EXPECTATIONS_DIR)
+
+
 def config_path(dataset: str | os.PathLike[str]) -> Path:
     """Resolve a dataset name (``credit``) or a YAML path to a file path."""
     candidate = Path(dataset)
     if candidate.suffix in (".yaml", ".yml"):
         return candidate
-    return CONFIG_DIR / f"{dataset}.yaml"
+    return config_dir() / f"{dataset}.yaml"
 
 
 def available_datasets() -> list[str]:
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in config_dir().glob("*.yaml"))
 
 
 def load_dataset_config(dataset: str | os.PathLike[str]) -> DatasetConfig:
@@ -358,7 +556,18 @@ def load_dataset_config(dataset: str | os.PathLike[str]) -> DatasetConfig:
         raise ConfigError(
             f"Dataset config {path} must be a mapping at the top level, got {type(raw).__name__}."
         )
+    return parse_dataset_config(raw, path)
+
+
+def parse_dataset_config(raw: dict[str, Any], path: str | os.PathLike[str]) -> DatasetConfig:
+    """Validate a config mapping; ``path`` names it in the error.
+
+    Raises
+    ------
+    ConfigError
+        Naming every unknown, missing or bad key.
+    """
     try:
         return DatasetConfig.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(_format_error(err, path)) from err
+        raise ConfigError(_format_error(err, Path(path))) from err

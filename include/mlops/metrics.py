@@ -18,8 +18,17 @@ it, :func:`resolve_positive_class`:
 
 A single observed label that is not boolean or 0/1 (a homogeneous batch of string
 labels) is ambiguous without the config and is refused with a message naming
-the fix. Multiclass targets are not supported yet; the rule lives in one
-function so that they can be added there.
+the fix.
+
+Multiclass
+----------
+A model with more than two classes (:func:`is_multiclass` of ``model.classes_``) has no
+positive class: :func:`multiclass_metrics` scores every class from the full
+``predict_proba`` matrix (columns in ``classes`` order): accuracy, macro and weighted
+precision, recall and F1, one-vs-rest ROC-AUC (macro) and log loss
+(:data:`MULTICLASS_METRICS`). Binary models keep :data:`BINARY_METRICS`, with the same
+names and values as before. Which set applies is decided by the model's classes, never by
+the labels of one slice or one day (a day may hold two of three classes).
 
 Every function takes plain arrays; none reads S3.
 """
@@ -34,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlops._util import finite_float as _f
-from mlops.config import DatasetConfig
+from mlops.config import FAIRNESS_GROUP_METRICS, FAIRNESS_MEASURES, DatasetConfig, split_disparity
 from mlops.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -42,6 +51,20 @@ if TYPE_CHECKING:
 
 #: Probabilities are clipped to [EPS, 1 - EPS] before log loss.
 EPS = 1e-15
+#: The metrics of a binary classifier (about the positive class).
+BINARY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+#: The metrics of a multiclass classifier (every class; see :func:`multiclass_metrics`).
+MULTICLASS_METRICS = (
+    "accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+    "roc_auc_ovr",
+    "log_loss",
+)
 #: Score at or above which a row is predicted positive when no prediction is given.
 DEFAULT_THRESHOLD = 0.5
 MISSING_SLICE = "<missing>"
@@ -118,7 +141,8 @@ def resolve_positive_class(cfg_or_value: DatasetConfig | Any, labels: Iterable[A
         return 1
     if len(seen) > 2:
         raise ConfigError(
-            f"The target has {len(seen)} labels {_show(seen)}; only binary classification is supported."
+            f"The target has {len(seen)} labels {_show(seen)}: it is multiclass, and a positive class exists "
+            "only for binary targets; score it with multiclass_metrics (check is_multiclass(model.classes_) first)."
         )
     if len(seen) == 1:
         raise ConfigError(
@@ -333,6 +357,97 @@ def _expected_auc(p: np.ndarray) -> float | None:
     return float(np.trapezoid(tpr, fpr))
 
 
+# ---------------------------------------------------------------- multiclass
+def is_multiclass(classes: Any) -> bool:
+    """True when there are more than two distinct labels (pass ``model.classes_``, not one day's labels)."""
+    return len(labels_of(classes)) > 2
+
+
+def _class_list(classes: Any) -> list[Any]:
+    return [c.item() if isinstance(c, np.generic) else c for c in np.asarray(classes, dtype=object).ravel()]
+
+
+def _ovr_auc(truth: np.ndarray, proba: np.ndarray, classes: list[Any]) -> float | None:
+    """Macro one-vs-rest ROC-AUC over the classes that have both positives and negatives in ``truth``."""
+    from sklearn import metrics as skm
+
+    scores = []
+    for i, label in enumerate(classes):
+        hits = is_positive(truth, label)
+        if 0 < hits.sum() < hits.size:
+            scores.append(skm.roc_auc_score(hits, proba[:, i]))
+    return _f(np.mean(scores)) if scores else None
+
+
+def multiclass_metrics(y_true: Any, y_pred: Any, proba: Any, *, classes: Any) -> dict[str, float | None]:
+    """:data:`MULTICLASS_METRICS` of a classifier with more than two classes.
+
+    Parameters
+    ----------
+    y_true : array-like
+        True labels.
+    y_pred : array-like or None
+        Predicted labels; ``None`` predicts the class with the largest probability.
+    proba : array-like of shape (n, k)
+        ``predict_proba`` with its columns in ``classes`` order (the model's ``classes_``).
+    classes : array-like of k labels
+
+    Returns
+    -------
+    dict
+        ``roc_auc_ovr`` is the macro average of the one-vs-rest AUCs of the classes present
+        with both outcomes (``None`` if none is); ``log_loss`` is ``None`` when a true label is
+        not one of ``classes``. Precision, recall and F1 average over the classes that occur in
+        ``y_true`` or ``y_pred`` (a slice or a day without a class is not scored 0 on it); a
+        class that is present but never predicted correctly scores 0 (``zero_division=0``).
+    """
+    from sklearn import metrics as skm
+
+    labels = _class_list(classes)
+    p = np.asarray(proba, dtype="float64")
+    if p.ndim != 2 or p.shape[1] != len(labels):
+        raise ConfigError(
+            f"The 'proba' parameter of multiclass_metrics must have one column per class ({len(labels)}: "
+            f"{_show(labels)}). Got shape {p.shape} instead."
+        )
+    truth = np.asarray(y_true).ravel()
+    pred = np.asarray(labels)[np.argmax(p, axis=1)] if y_pred is None else np.asarray(y_pred).ravel()
+    out: dict[str, float | None] = {"accuracy": _f(np.mean(truth == pred)) if truth.size else None}
+    seen = labels_of(truth, pred)
+    present = [c for c in labels if any(_same(c, v) for v in seen)] or labels
+    for average in ("macro", "weighted"):
+        precision, recall, f1, _ = skm.precision_recall_fscore_support(
+            truth, pred, labels=present, average=average, zero_division=0
+        )
+        out[f"precision_{average}"] = _f(precision)
+        out[f"recall_{average}"] = _f(recall)
+        out[f"f1_{average}"] = _f(f1)
+    out["roc_auc_ovr"] = _ovr_auc(truth, p, labels) if truth.size else None
+    known = all(any(_same(t, c) for c in labels) for t in labels_of(truth))
+    clipped = np.clip(p, EPS, 1 - EPS)
+    clipped = clipped / clipped.sum(axis=1, keepdims=True)
+    out["log_loss"] = _f(skm.log_loss(truth, clipped, labels=labels)) if truth.size and known else None
+    return {name: out[name] for name in MULTICLASS_METRICS}
+
+
+def per_class(y_true: Any, y_pred: Any, classes: Any) -> dict[str, dict[str, float | int | None]]:
+    """``{str(class): {"support", "precision", "recall", "f1"}}`` per class (for the model card)."""
+    from sklearn import metrics as skm
+
+    labels = _class_list(classes)
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        np.asarray(y_true).ravel(),
+        np.asarray(y_pred).ravel(),
+        labels=labels,
+        average=None,
+        zero_division=0,
+    )
+    return {
+        str(label): {"support": int(n), "precision": _f(pr), "recall": _f(rc), "f1": _f(f)}
+        for label, pr, rc, f, n in zip(labels, precision, recall, f1, support, strict=True)
+    }
+
+
 # ---------------------------------------------------------------- regression
 def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float | None]:
     """mse, rmse, mae, r2 and explained_variance (r2 and explained_variance need two rows)."""
@@ -361,19 +476,36 @@ def _as_float(values: Any) -> np.ndarray:
 
 # ---------------------------------------------------------------- by task
 def compute_metrics(
-    cfg: DatasetConfig, y_true: Any, y_pred: Any, proba: Any = None, *, positive_class: Any = None
+    cfg: DatasetConfig,
+    y_true: Any,
+    y_pred: Any,
+    proba: Any = None,
+    *,
+    positive_class: Any = None,
+    classes: Any = None,
 ) -> dict[str, float | None]:
-    """The task's metrics (:data:`mlops.config.CLASSIFICATION_METRICS` / ``REGRESSION_METRICS``).
+    """The task's metrics: regression, binary (:data:`BINARY_METRICS`) or multiclass (:data:`MULTICLASS_METRICS`).
 
-    ``positive_class`` defaults to :func:`resolve_positive_class` of ``cfg`` over
-    ``y_true`` and ``y_pred``; pass it to score subsets (slices, days) by one rule.
+    ``proba`` is the positive-class probability per row (binary), or the ``predict_proba``
+    matrix with its columns in ``classes`` order (the model's ``classes_``); with more than
+    two ``classes`` the multiclass metrics apply. ``positive_class`` (binary) defaults to
+    :func:`resolve_positive_class` of ``cfg`` over ``y_true`` and ``y_pred``; pass it to
+    score subsets (slices, days) by one rule.
     """
     if not cfg.is_classifier:
         return regression_metrics(y_true, y_pred)
     if proba is None:
         raise ConfigError("Classification metrics need probabilities; the model has no predict_proba.")
+    if classes is not None and is_multiclass(classes):
+        return multiclass_metrics(y_true, y_pred, proba, classes=classes)
     if positive_class is None:
-        positive_class = resolve_positive_class(cfg, labels_of(y_true, y_pred))
+        positive_class = resolve_positive_class(cfg, labels_of(y_true, y_pred, classes))
+    if np.ndim(proba) == 2:
+        if classes is None:
+            raise ConfigError(
+                "A predict_proba matrix needs its classes (the model's classes_) to pick the positive column."
+            )
+        proba = np.asarray(proba)[:, positive_index(positive_class, classes)]
     return classification_metrics(y_true, y_pred, proba, positive_class=positive_class)
 
 
@@ -385,15 +517,18 @@ def slice_metrics(
     proba: Any = None,
     *,
     positive_class: Any = None,
+    classes: Any = None,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Metrics per value of each ``training.slice_columns`` column: ``{col: {value: {"n", "metrics"}}}``.
 
     Missing values form the slice ``"<missing>"``. The positive class is resolved
-    once over all rows (not per slice), so that a one-class slice keeps it.
+    once over all rows (not per slice), so that a one-class slice keeps it; a multiclass
+    model (``classes``) is scored with the multiclass metrics on every slice.
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if cfg.is_classifier and positive_class is None:
-        positive_class = resolve_positive_class(cfg, labels_of(y_true, y_pred))
+    multiclass = classes is not None and is_multiclass(classes)
+    if cfg.is_classifier and positive_class is None and not multiclass:
+        positive_class = resolve_positive_class(cfg, labels_of(y_true, y_pred, classes))
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for col in cfg.training.slice_columns:
         values = frame[col].astype("object").where(frame[col].notna(), MISSING_SLICE).astype(str).to_numpy()
@@ -404,7 +539,156 @@ def slice_metrics(
             out[col][value] = {
                 "n": int(mask.sum()),
                 "metrics": compute_metrics(
-                    cfg, y_true[mask], y_pred[mask], part, positive_class=positive_class
+                    cfg, y_true[mask], y_pred[mask], part, positive_class=positive_class, classes=classes
                 ),
             }
     return out
+
+
+# ---------------------------------------------------------------- fairness (fairlearn)
+def disparity_is_floor(name: str) -> bool:
+    """True when lower is worse (``*_ratio``, ``*_group_min``): the limit is a floor, else a ceiling."""
+    return name.endswith(("_ratio", "_group_min"))
+
+
+def fairness_disparities(cfg: DatasetConfig) -> list[str]:
+    """The disparities computed per sensitive feature: a default set, the limits, the alert rules' metrics.
+
+    Defaults: demographic parity and equalized odds differences (classification), and the
+    between-group difference of every ``fairness.group_metrics`` metric.
+    """
+    spec = cfg.fairness
+    if spec is None:
+        return []
+    names = ["demographic_parity_difference", "equalized_odds_difference"] if cfg.is_classifier else []
+    names += [f"{m}_difference" for m in spec.group_metrics]
+    alerts = [str(r.metric) for r in cfg.monitoring.alert_rules if r.kind == "fairness_disparity"]
+    return list(dict.fromkeys([*names, *spec.limits, *alerts]))
+
+
+def _group_metric_functions(cfg: DatasetConfig) -> dict[str, Any]:
+    from functools import partial
+
+    from fairlearn import metrics as flm
+    from sklearn import metrics as skm
+
+    if cfg.is_classifier:
+        return {
+            "selection_rate": flm.selection_rate,
+            "recall": partial(skm.recall_score, zero_division=np.nan),
+            "precision": partial(skm.precision_score, zero_division=np.nan),
+            "accuracy": skm.accuracy_score,
+            "false_positive_rate": flm.false_positive_rate,
+            "false_negative_rate": flm.false_negative_rate,
+        }
+    return {
+        "mae": skm.mean_absolute_error,
+        "rmse": skm.root_mean_squared_error,
+        "mean_prediction": flm.mean_prediction,
+    }
+
+
+def _fairness_plan(cfg: DatasetConfig) -> tuple[list[str], list[str]]:
+    """``(group metrics, disparities)`` for the task; a measure of the other task is a ConfigError."""
+    allowed = FAIRNESS_GROUP_METRICS[cfg.task]
+    disparities = fairness_disparities(cfg)
+    needed = [split_disparity(d)[0] for d in disparities if d not in FAIRNESS_MEASURES]
+    group_metrics = list(dict.fromkeys([*cfg.fairness.group_metrics, *needed]))  # type: ignore[union-attr]
+    wrong = [m for m in group_metrics if m not in allowed]
+    wrong += [d for d in disparities if d in FAIRNESS_MEASURES and not cfg.is_classifier]
+    if wrong:
+        raise ConfigError(
+            f"fairness {wrong} do not apply to a {cfg.task} dataset; use the group metrics {list(allowed)} "
+            f"(with _difference, _ratio, _group_min or _group_max) in fairness: of {_where(cfg)}."
+        )
+    return group_metrics, disparities
+
+
+def sensitive_groups(cfg: DatasetConfig, frame: pd.DataFrame, column: str) -> np.ndarray:
+    """The group of every row for one sensitive column, as strings (missing values: ``"<missing>"``)."""
+    if column not in frame.columns:
+        raise ConfigError(
+            f"Sensitive feature {column!r} (fairness.sensitive_features in {_where(cfg)}) is not a column of "
+            f"the data (columns: {list(frame.columns)[:25]}); add it to the batches or remove it from the config."
+        )
+    values = frame[column].astype("object")
+    return values.where(values.notna(), MISSING_SLICE).astype(str).to_numpy()
+
+
+def group_fairness(
+    cfg: DatasetConfig,
+    frame: pd.DataFrame,
+    y_true: Any,
+    y_pred: Any,
+    *,
+    positive_class: Any = None,
+    features: Iterable[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per-group metrics and disparities per ``fairness.sensitive_features`` column (fairlearn).
+
+    Returns ``{column: {"groups": {value: {"n", <group metric>...}}, "excluded": [values],
+    "disparities": {name: value or None}}}``, ``{}`` without a ``fairness:`` section. Every
+    number comes from fairlearn's :class:`~fairlearn.metrics.MetricFrame` (``difference``,
+    ``ratio``, ``group_min``, ``group_max``) or its named measures (demographic parity,
+    equalized odds, equal opportunity), on predicted classes (``y_pred``) with the positive
+    class of :func:`resolve_positive_class`. Groups with fewer than ``fairness.min_group_rows``
+    rows are listed but ``excluded`` from the disparities; a disparity needs two groups.
+    ``features`` restricts the sensitive columns (default: all configured).
+    """
+    if cfg.fairness is None:
+        return {}
+    group_metrics, disparities = _fairness_plan(cfg)
+    if cfg.is_classifier:
+        if positive_class is None:
+            positive_class = resolve_positive_class(cfg, labels_of(y_true, y_pred))
+        truth = is_positive(y_true, positive_class).astype("int64")
+        pred = is_positive(y_pred, positive_class).astype("int64")
+    else:
+        truth, pred = _as_float(y_true), _as_float(y_pred)
+    functions = {m: f for m, f in _group_metric_functions(cfg).items() if m in group_metrics}
+    out: dict[str, dict[str, Any]] = {}
+    for column in cfg.fairness.sensitive_features if features is None else features:
+        groups = sensitive_groups(cfg, frame, column)
+        out[column] = _one_feature(cfg, truth, pred, groups, functions, disparities)
+    return out
+
+
+def _one_feature(
+    cfg: DatasetConfig,
+    truth: np.ndarray,
+    pred: np.ndarray,
+    groups: np.ndarray,
+    functions: dict[str, Any],
+    disparities: list[str],
+) -> dict[str, Any]:
+    from fairlearn import metrics as flm
+
+    names, counts = np.unique(groups, return_counts=True)
+    table = flm.MetricFrame(metrics=functions, y_true=truth, y_pred=pred, sensitive_features=groups).by_group
+    by_group = {
+        str(g): {"n": int(n), **{m: _f(table.loc[g, m]) for m in functions}}
+        for g, n in zip(names, counts, strict=True)
+    }
+    min_rows = cfg.fairness.min_group_rows  # type: ignore[union-attr]
+    kept = {str(g) for g, n in zip(names, counts, strict=True) if n >= min_rows}
+    mask = np.isin(groups, list(kept))
+    values: dict[str, float | None] = dict.fromkeys(disparities)
+    if len(kept) >= 2:
+        kept_frame = flm.MetricFrame(
+            metrics=functions, y_true=truth[mask], y_pred=pred[mask], sensitive_features=groups[mask]
+        )
+        for name in disparities:
+            values[name] = _disparity(name, kept_frame, truth[mask], pred[mask], groups[mask])
+    return {"groups": by_group, "excluded": sorted(set(by_group) - kept), "disparities": values}
+
+
+def _disparity(
+    name: str, frame: Any, truth: np.ndarray, pred: np.ndarray, groups: np.ndarray
+) -> float | None:
+    """A fairlearn measure by name, or ``frame.<aggregate>()[<group metric>]`` for ``<metric>_<aggregate>``."""
+    from fairlearn import metrics as flm
+
+    base, agg = split_disparity(name) or (name, "")
+    if not agg:
+        return _f(getattr(flm, name)(truth, pred, sensitive_features=groups))
+    return _f(getattr(frame, agg)()[base])

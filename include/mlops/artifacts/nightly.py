@@ -72,7 +72,10 @@ class PerformanceReport(Artifact):
 
     ``baseline`` is the version's holdout metrics (``VersionManifest.holdout_metrics``);
     ``realised``/``estimated`` pool the labelled/unlabelled days (``n``, ``days`` and the
-    metrics; empty when there were none). Derived key: ``summary`` (one line).
+    metrics; empty when there were none). ``fairness`` (added without a schema bump; read as
+    ``{}`` from files written before it) holds the realised per-group metrics and disparities
+    of the labelled days per sensitive feature (:func:`mlops.metrics.group_fairness`).
+    Derived key: ``summary`` (one line).
     """
 
     KIND: ClassVar[str] = "performance_report"
@@ -89,6 +92,7 @@ class PerformanceReport(Artifact):
     realised: dict[str, Any]
     estimated: dict[str, Any]
     performance_uri: str | None = None
+    fairness: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_day("performance_report", "day", self.day)
@@ -111,6 +115,12 @@ class PerformanceReport(Artifact):
 
     def derived(self) -> dict[str, Any]:
         return {"summary": self.summary}
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "") -> PerformanceReport:
+        if isinstance(data, dict) and "fairness" not in data:  # written before fairness existed
+            data = {**data, "fairness": {}}
+        return super().from_dict(data, source=source)
 
     @classmethod
     def _from_fields(cls, fields: dict[str, Any], *, source: str = "") -> PerformanceReport:

@@ -146,6 +146,7 @@ class TrainingRecord(Artifact):
     gone: see the properties and :class:`~mlops.artifacts.TrainingLineage`.
     ``libraries`` was ``versions``; ``model_size`` was ``model_bytes``; ``model_plan`` was
     ``model`` (with its duplicates ``estimator``, ``params``, ``seed`` at the top level).
+    ``date_column`` is None for a dataset without one (the day of a row is its partition).
     """
 
     KIND: ClassVar[str] = "training_record"
@@ -169,7 +170,7 @@ class TrainingRecord(Artifact):
     feature_signature: FeatureSignature
     target: str
     id_column: str
-    date_column: str
+    date_column: str | None
     importances: dict[str, float]
     canned_rows: list[dict[str, Any]]
     model_uri: str
@@ -224,12 +225,24 @@ class TrainingRecord(Artifact):
 @dataclasses.dataclass(frozen=True)
 class ModelEvaluation(Record):
     """One model's metrics on the holdout: overall, per slice ``{column: {value: {"n", "metrics"}}}``,
-    and the confusion matrix ``{"labels", "matrix"}`` (classification only)."""
+    and the confusion matrix ``{"labels", "matrix"}`` (classification only).
+
+    ``fairness`` (added without a schema bump; read as ``{}`` from files written before it) is
+    :func:`mlops.metrics.group_fairness` per sensitive feature:
+    ``{feature: {"groups": {value: {"n", <group metric>...}}, "excluded": [...], "disparities": {...}}}``.
+    """
 
     metrics: dict[str, float | None]
     slices: dict[str, dict[str, dict[str, Any]]]
     confusion_matrix: dict[str, Any] | None
     n_rows: int
+    fairness: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "") -> ModelEvaluation:
+        if isinstance(data, dict) and "fairness" not in data:  # written before fairness existed
+            data = {**data, "fairness": {}}
+        return super().from_dict(data, source=source)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,7 +290,7 @@ class CandidateMetrics(Artifact):
 
 # ---------------------------------------------------------------- blessing
 PASS, FAIL, SKIP = "pass", "fail", "skip"
-RULE_KINDS = ("floor", "production", "slice", "behaviour")
+RULE_KINDS = ("floor", "production", "slice", "behaviour", "fairness")
 
 
 @dataclasses.dataclass(frozen=True)

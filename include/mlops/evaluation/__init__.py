@@ -4,8 +4,10 @@
 current production model on the *same* holdout and writes ``metrics.json``
 (:class:`~mlops.artifacts.CandidateMetrics`) and ``model_card.html``
 (:mod:`~mlops.evaluation.model_card`). :func:`gate_candidate` (:mod:`~mlops.evaluation.gate`)
-applies the rules and the behavioural checks (:mod:`~mlops.evaluation.behaviour`) and writes
-``blessing.json`` (:class:`~mlops.artifacts.Blessing`).
+applies the rules, the fairness rules (:mod:`~mlops.evaluation.fairness`) and the behavioural
+checks (:mod:`~mlops.evaluation.behaviour`) and writes ``blessing.json``
+(:class:`~mlops.artifacts.Blessing`). The model card's explanations (partial dependence,
+sampled Shapley contributions) are :mod:`~mlops.evaluation.explain`.
 
 Evaluation reads the candidate's artifacts and the published production model through
 :mod:`mlops.models`; it imports no other step.
@@ -22,6 +24,8 @@ from mlops.evaluation.evaluate import (
     read_split,
     training_summary,
 )
+from mlops.evaluation.explain import local_contributions, partial_dependence_curves
+from mlops.evaluation.fairness import fairness_rules, fairness_thresholds
 from mlops.evaluation.gate import (
     decide,
     floor_rules,
@@ -50,8 +54,12 @@ __all__ = [
     "decide",
     "evaluate_candidate",
     "evaluate_predictions",
+    "fairness_rules",
+    "fairness_thresholds",
     "floor_rules",
     "gate_candidate",
+    "local_contributions",
+    "partial_dependence_curves",
     "production_baseline",
     "production_rule",
     "read_split",

@@ -19,8 +19,9 @@ from mlops._util import fmt_value as _fmt
 from mlops.artifacts import Blessing, CandidateMetrics, LineageDay, ModelEvaluation, TrainingRecord
 from mlops.config import DatasetConfig
 from mlops.errors import InputReadError, MLOpsError
+from mlops.evaluation.fairness import fairness_lines
 from mlops.evaluation.model_card import render_model_card
-from mlops.models import compute_threads, predict, target_array
+from mlops.models import compute_threads, predict_proba, target_array
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +36,9 @@ def read_split(
     """Re-read one split of a training lineage (:attr:`TrainingRecord.lineage`) exactly as trained:
     the same object versions, checked against their SHA-256.
 
-    The rows are joined and ordered as training joined them (labels by id, then date, id).
+    The rows are joined and ordered as training joined them (labels by id, or the batch's own
+    target column when the day's labels are the batch itself; then date, id, or id alone
+    without a date column).
 
     Raises
     ------
@@ -47,10 +50,13 @@ def read_split(
     frames = []
     for day in (d for d in lineage if d.split == split):
         batch = _read_pinned(client, day.batch_uri, day.batch_version_id, day.batch_sha256)
-        labels = _read_pinned(client, day.labels_uri, day.labels_version_id, day.labels_sha256)
-        joined = batch.merge(labels[[cfg.id_column, cfg.target]], on=cfg.id_column, how="inner")
+        joined = batch
+        if day.labels_uri != day.batch_uri:  # labels in their own file (not labels: {in_features: true})
+            labels = _read_pinned(client, day.labels_uri, day.labels_version_id, day.labels_sha256)
+            joined = batch.merge(labels[[cfg.id_column, cfg.target]], on=cfg.id_column, how="inner")
         joined = joined[joined[cfg.target].notna()]
-        frames.append(joined.sort_values([cfg.date_column, cfg.id_column], kind="mergesort"))
+        order = [cfg.date_column, cfg.id_column] if cfg.date_column else [cfg.id_column]
+        frames.append(joined.sort_values(order, kind="mergesort"))
     if not frames:
         days = [d.day for d in lineage]
         raise InputReadError(f"The training lineage has no '{split}' days (its days: {days}).")
@@ -77,26 +83,35 @@ def evaluate_predictions(
     probability=None,
     *,
     positive_class: Any = None,
+    classes: Any = None,
 ) -> ModelEvaluation:
-    """Overall metrics, slice metrics and (classification) the confusion matrix (see :mod:`mlops.metrics`).
+    """Overall metrics, slice metrics, (classification) the confusion matrix and, with a ``fairness:``
+    section, per-group metrics and disparities per sensitive feature (see :mod:`mlops.metrics`).
 
     ``positive_class`` defaults to :func:`mlops.metrics.resolve_positive_class` over the labels seen.
+    A multiclass model passes ``classes`` (its ``classes_``) and ``probability`` as the
+    ``predict_proba`` matrix: the multiclass metrics apply and there is no positive class.
     """
-    if cfg.is_classifier and positive_class is None:
+    multiclass = classes is not None and metrics.is_multiclass(classes)
+    if cfg.is_classifier and positive_class is None and not multiclass:
         positive_class = metrics.resolve_positive_class(cfg, metrics.labels_of(y_true, prediction))
     return ModelEvaluation(
-        metrics=metrics.compute_metrics(cfg, y_true, prediction, probability, positive_class=positive_class),
+        metrics=metrics.compute_metrics(
+            cfg, y_true, prediction, probability, positive_class=positive_class, classes=classes
+        ),
         slices=metrics.slice_metrics(
-            cfg, frame, y_true, prediction, probability, positive_class=positive_class
+            cfg, frame, y_true, prediction, probability, positive_class=positive_class, classes=classes
         ),
         confusion_matrix=metrics.confusion(y_true, prediction) if cfg.is_classifier else None,
         n_rows=len(frame),
+        fairness=metrics.group_fairness(cfg, frame, y_true, prediction, positive_class=positive_class),
     )
 
 
 @dataclass(frozen=True)
 class _Scored:
-    """One model's predictions on the holdout and their evaluation."""
+    """One model's predictions on the holdout and their evaluation (``probability``: the positive
+    class's for a binary model, the ``predict_proba`` matrix for a multiclass one)."""
 
     prediction: Any
     probability: Any
@@ -134,7 +149,13 @@ def production_baseline(client, cfg: DatasetConfig, bucket: str) -> Baseline:
 
 
 def _score(model, cfg: DatasetConfig, holdout, y_true, positive: Any) -> _Scored:
-    pred, proba = predict(model, holdout, cfg)
+    scores = predict_proba(model, holdout, cfg)
+    if scores.multiclass:
+        evaluation = evaluate_predictions(
+            cfg, holdout, y_true, scores.prediction, scores.proba, classes=scores.classes
+        )
+        return _Scored(scores.prediction, scores.proba, evaluation)
+    pred, proba = scores.prediction, scores.score
     return _Scored(
         pred, proba, evaluate_predictions(cfg, holdout, y_true, pred, proba, positive_class=positive)
     )
@@ -195,13 +216,15 @@ def evaluate_candidate(client, cfg: DatasetConfig, candidate_prefix: str, *, buc
             storage.get_bytes(client, model_uri), expected_sha256=record.model_sha256, where=model_uri
         )
         positive = None
-        if cfg.is_classifier:
+        if cfg.is_classifier and not metrics.is_multiclass(model.classes_):
             positive = metrics.resolve_positive_class(cfg, metrics.labels_of(model.classes_, y_true))
         cand = _score(model, cfg, holdout, y_true, positive)
         baseline, prod = _score_production(client, cfg, bucket, holdout, y_true, positive)
     for name, value in cand.evaluation.metrics.items():
         other = _fmt(prod.evaluation.metrics.get(name)) if prod else "-"
         log.info("metric %s: candidate %s production %s", name, _fmt(value), other)
+    for line in fairness_lines(cfg, cand.evaluation, prod.evaluation if prod else None):
+        log.info("%s", line)
     scored = _candidate_metrics(cfg, prefix, record, cand, prod, baseline)
     metrics_uri = artifacts.metrics_uri(prefix)
     artifacts.write_artifact(client, metrics_uri, scored)
@@ -214,6 +237,8 @@ def evaluate_candidate(client, cfg: DatasetConfig, candidate_prefix: str, *, buc
             y_true=y_true,
             candidate=(cand.prediction, cand.probability),
             production=None if prod is None else (prod.prediction, prod.probability),
+            model=model,
+            holdout=holdout,
         )
     card_uri = storage.put_bytes(
         client, artifacts.model_card_uri(prefix), html.encode(), content_type="text/html"

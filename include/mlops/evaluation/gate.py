@@ -1,4 +1,4 @@
-"""The champion/challenger gate: three rules plus the behavioural checks -> a :class:`~mlops.artifacts.Blessing`.
+"""The champion/challenger gate: four rules plus the behavioural checks -> a :class:`~mlops.artifacts.Blessing`.
 
 The candidate is blessed only if
 
@@ -6,9 +6,11 @@ The candidate is blessed only if
 2. the primary metric is not worse than production's by more than
    ``gate.max_primary_regression``;
 3. no slice (``training.slice_columns``) regresses by more than ``gate.max_slice_regression``;
+4. every ``fairness.limits`` disparity holds per sensitive feature, and none is worse than
+   production's by more than ``fairness.max_regression`` (:mod:`~mlops.evaluation.fairness`);
 
 and the behavioural checks (:mod:`~mlops.evaluation.behaviour`) pass. With no production
-model yet, rules 2 and 3 are skipped and the floors decide. :func:`gate_candidate` writes
+model yet, the comparisons with production are skipped and the absolute limits decide. :func:`gate_candidate` writes
 the decision as ``blessing.json`` and stamps it into the model card.
 """
 
@@ -23,6 +25,7 @@ from mlops.artifacts import Blessing, CandidateMetrics, GateRule, ModelEvaluatio
 from mlops.artifacts.training import FAIL, PASS, SKIP
 from mlops.config import LOWER_IS_BETTER, DatasetConfig
 from mlops.evaluation.behaviour import behavioural_checks
+from mlops.evaluation.fairness import fairness_rules, fairness_thresholds
 from mlops.evaluation.model_card import stamp_verdict
 from mlops.models import compute_threads
 
@@ -139,6 +142,7 @@ def thresholds_of(cfg: DatasetConfig) -> dict[str, Any]:
         "max_slice_regression": cfg.gate.max_slice_regression,
         "min_slice_rows": cfg.gate.min_slice_rows,
         **cfg.gate.thresholds,
+        **fairness_thresholds(cfg),
     }
 
 
@@ -159,11 +163,12 @@ def decide(
     actor: str | None = None,
     evaluation_id: str | None = None,
 ) -> Blessing:
-    """Apply the three rules and the behavioural checks (``production`` None: no production model)."""
+    """Apply the four rules and the behavioural checks (``production`` None: no production model)."""
     prod_metrics = production.metrics if production is not None else None
     rules = floor_rules(cfg, candidate.metrics)
     rules.append(production_rule(cfg, candidate.metrics, prod_metrics, baseline_error=baseline_error))
     rules.extend(slice_rules(cfg, candidate.slices, production.slices if production is not None else None))
+    rules.extend(fairness_rules(cfg, candidate, production, baseline_error=baseline_error))
     rules.extend(behaviour)
     blessed = all(r.verdict != FAIL for r in rules)
     forced = bool(force and not blessed)

@@ -2,7 +2,10 @@
 
 It holds the metrics against production, ROC and precision-recall curves (or
 residual plots for regression), the confusion matrix, permutation feature
-importance, the slice table, the data window and the config. Plots are made
+importance, partial dependence of the top features and the feature contributions
+of the canned rows (:mod:`~mlops.evaluation.explain`), the slice table, the
+fairness section (per-group metrics and disparities, with ``fairness:`` in the
+config), the data window and the config. Plots are made
 with matplotlib (``Figure`` objects, no pyplot state, no GUI backend) and
 embedded as base64 PNG, so the file opens anywhere with no other files.
 
@@ -28,6 +31,9 @@ from mlops import metrics as mlops_metrics
 from mlops._util import fmt_value as _fmt
 from mlops.artifacts import Blessing, CandidateMetrics, TrainingRecord
 from mlops.config import LOWER_IS_BETTER, DatasetConfig
+from mlops.evaluation import explain
+from mlops.evaluation.behaviour import canned_frame
+from mlops.evaluation.fairness import limit_text
 
 #: Markers around the model card's verdict section; the gate fills the space between them.
 GATE_START, GATE_END = "<!-- gate-verdict -->", "<!-- /gate-verdict -->"
@@ -177,7 +183,36 @@ def plot_residuals(y_true, candidate_pred, production_pred=None) -> str:
     return _img(fig, "residual plots")
 
 
-def plot_confusion(scored: CandidateMetrics) -> str:
+def plot_ovr_curves(y_true, proba, classes: list[Any]) -> str:
+    """One-vs-rest ROC curves of a multiclass candidate: one curve per class (``proba`` columns in ``classes`` order)."""
+    from sklearn import metrics as skm
+
+    truth = np.asarray(y_true)
+    fig, (ax,) = _figure(5.5, 4.2)
+    for i, label in enumerate(classes):
+        hits = mlops_metrics.is_positive(truth, label)
+        if hits.all() or not hits.any():
+            continue
+        fpr, tpr, _ = skm.roc_curve(hits, np.asarray(proba)[:, i])
+        ax.plot(fpr, tpr, label=f"{label} vs rest (AUC {skm.auc(fpr, tpr):.3f}, n={int(hits.sum())})")
+    ax.plot([0, 1], [0, 1], color="#999", linestyle="--", linewidth=1)
+    ax.set(
+        xlabel="false positive rate", ylabel="true positive rate", title="One-vs-rest ROC curves (holdout)"
+    )
+    ax.legend(loc="lower right", fontsize=8)
+    return _img(fig, "one-vs-rest ROC curves")
+
+
+def per_class_table(y_true, prediction, classes: list[Any]) -> str:
+    """Support, precision, recall and F1 of every class on the holdout (the candidate's)."""
+    rows = [
+        [label, v["support"], v["precision"], v["recall"], v["f1"]]
+        for label, v in mlops_metrics.per_class(y_true, prediction, classes).items()
+    ]
+    return _table(["class", "holdout rows", "precision", "recall", "f1"], rows)
+
+
+def plot_confusion(scored: CandidateMetrics, *, multiclass: bool = False) -> str:
     """Confusion matrices (rows true, columns predicted) for candidate and production."""
     panels = [("candidate", scored.candidate.confusion_matrix)]
     if scored.production:
@@ -190,7 +225,8 @@ def plot_confusion(scored: CandidateMetrics) -> str:
         labels = [str(x) for x in cm["labels"]]
         ax.set_xticks(range(len(labels)), labels)
         ax.set_yticks(range(len(labels)), labels)
-        ax.set(xlabel="predicted", ylabel="true", title=f"{name} (threshold 0.5)")
+        rule = "most probable class" if multiclass else "threshold 0.5"
+        ax.set(xlabel="predicted", ylabel="true", title=f"{name} ({rule})")
         peak = matrix.max() or 1
         for (i, j), v in np.ndenumerate(matrix):
             ax.text(j, i, str(v), ha="center", va="center", color="white" if v > peak / 2 else "black")
@@ -207,6 +243,42 @@ def plot_importances(importances: dict[str, float], metric: str) -> str:
     ax.set(xlabel=f"mean drop in {metric} when shuffled", title="Permutation importance (holdout)")
     ax.tick_params(labelsize=8)
     return _img(fig, "permutation importance")
+
+
+def plot_group_metrics(feature: str, cand: dict[str, Any], prod: dict[str, Any] | None) -> str:
+    """Small multiples, one per group metric: bars per group, candidate beside production."""
+    groups = list(cand["groups"])
+    names = [k for k in next(iter(cand["groups"].values()), {}) if k != "n"]
+    fig, axes = _figure(max(3.2 * len(names), 4), 3, max(len(names), 1))
+    x = np.arange(len(groups))
+    width = 0.4 if prod else 0.8
+    for ax, name in zip(axes, names, strict=False):
+        values = [cand["groups"][g].get(name) for g in groups]
+        ax.bar(x - (width / 2 if prod else 0), [v or 0 for v in values], width, color=CANDIDATE_COLOR,
+               label="candidate")  # fmt: skip
+        if prod:
+            other = [(prod["groups"].get(g) or {}).get(name) for g in groups]
+            ax.bar(x + width / 2, [v or 0 for v in other], width, color=PRODUCTION_COLOR, label="production")
+        ax.set_xticks(x, groups, rotation=30, ha="right", fontsize=8)
+        ax.set_title(f"{name} by {feature}", fontsize=9)
+        ax.tick_params(labelsize=8)
+    axes[0].legend(fontsize=7)
+    return _img(fig, f"fairness: group metrics by {feature}")
+
+
+def plot_partial_dependence(curves: list[explain.DependenceCurve], ylabel: str) -> str:
+    """One panel per feature: the average model output as the feature sweeps its grid."""
+    fig, axes = _figure(3.2 * len(curves), 3, len(curves))
+    for ax, curve in zip(axes, curves, strict=True):
+        if curve.categorical:
+            ax.bar(range(len(curve.grid)), curve.average, color=CANDIDATE_COLOR)
+            ax.set_xticks(range(len(curve.grid)), curve.grid, rotation=30, ha="right", fontsize=7)
+        else:
+            ax.plot(curve.grid, curve.average, color=CANDIDATE_COLOR, marker="o", markersize=3)
+        ax.set_title(curve.feature, fontsize=9)
+        ax.tick_params(labelsize=7)
+    axes[0].set_ylabel(ylabel, fontsize=8)
+    return _img(fig, "partial dependence")
 
 
 # ---------------------------------------------------------------- sections
@@ -355,6 +427,85 @@ def _config_section(cfg: DatasetConfig, record: TrainingRecord) -> str:
     )
 
 
+def _fairness_section(cfg: DatasetConfig, scored: CandidateMetrics) -> list[str]:
+    """Per sensitive feature: the disparities against their limits, the per-group table and its plot."""
+    spec = cfg.fairness
+    if spec is None:
+        return []
+    parts = [
+        f"<h2>Fairness ({_e(', '.join(spec.sensitive_features))})</h2>",
+        "<p class='muted'>fairlearn MetricFrame on the holdout's predicted classes, candidate and production "
+        f"on the same rows. Groups with fewer than {spec.min_group_rows} rows are shown but not compared; "
+        f"a disparity may not be worse than production's by more than {_e(spec.max_regression)}.</p>",
+    ]
+    prod_all = scored.production.fairness if scored.production else None
+    for feature, cand in scored.candidate.fairness.items():
+        prod = (prod_all or {}).get(feature)
+        rows = []
+        for name, value in cand["disparities"].items():
+            other = ((prod or {}).get("disparities") or {}).get(name)
+            limit = spec.limits.get(name)
+            rows.append([name, value, other, "-" if limit is None else limit_text(name, limit)])
+        parts.append(_table(["disparity", "candidate", "production", "limit"], rows))
+        names = [k for k in next(iter(cand["groups"].values()), {}) if k != "n"]
+        group_rows = []
+        for group, values in cand["groups"].items():
+            other = ((prod or {}).get("groups") or {}).get(group) or {}
+            gated = "no (too few rows)" if group in cand["excluded"] else "yes"
+            group_rows.append(
+                [group, values["n"], gated, *[x for n in names for x in (values.get(n), other.get(n))]]
+            )
+        header = [
+            feature,
+            "rows",
+            "compared",
+            *[f"{n} {w}" for n in names for w in ("candidate", "production")],
+        ]
+        parts += [_table(header, group_rows, numeric_from=1), plot_group_metrics(feature, cand, prod)]
+    return parts
+
+
+def _explanation_sections(
+    cfg: DatasetConfig, record: TrainingRecord, model: Any, holdout: Any, positive: Any
+) -> list[str]:
+    """Partial dependence of the top features and sampled Shapley contributions of the canned rows."""
+    parts = ["<h2>Partial dependence (top features)</h2>"]
+    if cfg.is_classifier and model is not None and mlops_metrics.is_multiclass(model.classes_):
+        note = (
+            f"<p>Not computed for a multiclass model ({len(model.classes_)} classes): the explanations "
+            "describe one probability (the positive class's or the regression value).</p>"
+        )
+        return [*parts, note, "<h2>Feature contributions (canned rows)</h2>", note]
+    if model is None or holdout is None or not record.importances:
+        note = "<p>Not computed: needs the model, the holdout and recorded importances.</p>"
+        return [*parts, note, "<h2>Feature contributions (canned rows)</h2>", note]
+    ylabel = explain.output_label(cfg, positive)
+    features = explain.top_features(record.importances, cfg)
+    curves = explain.partial_dependence_curves(model, cfg, holdout, features)
+    parts += [
+        f"<p class='muted'>Average {_e(ylabel)} over {min(len(holdout), explain.PD_ROWS)} holdout rows as "
+        "each feature sweeps its range (sklearn.inspection.partial_dependence), for the features with the "
+        "largest permutation importance.</p>",
+        plot_partial_dependence(curves, ylabel) if curves else "<p>No feature varies on the holdout.</p>",
+        "<h2>Feature contributions (canned rows)</h2>",
+    ]
+    if not record.canned_rows:
+        return [*parts, "<p>No canned rows recorded.</p>"]
+    rows = explain.local_contributions(model, cfg, canned_frame(cfg, record.canned_rows), holdout)
+    table = [
+        [i + 1, r.output, r.expected,
+         "; ".join(f"{name}={_fmt(r.row[name], 2)}: {value:+.4f}" for name, value in r.top())]
+        for i, r in enumerate(rows)
+    ]  # fmt: skip
+    parts += [
+        f"<p class='muted'>Shapley values estimated by permutation sampling ({explain.PERMUTATIONS} feature "
+        f"orders x {explain.BACKGROUND_ROWS} holdout background rows; see mlops.evaluation.explain). Each row's "
+        f"contributions add up to its {_e(ylabel)} minus the background mean; the five largest are shown.</p>",
+        _table(["canned row", ylabel, "background mean", "top contributions"], table),
+    ]
+    return parts
+
+
 def _header(cfg: DatasetConfig, record: TrainingRecord, scored: CandidateMetrics) -> list[str]:
     """Title, description, what was compared and the (pending) gate verdict."""
     if scored.production:
@@ -384,13 +535,32 @@ def render_model_card(
     y_true,
     candidate: tuple[Any, Any],
     production: tuple[Any, Any] | None = None,
+    model: Any = None,
+    holdout: Any = None,
 ) -> str:
-    """Render the card. ``candidate``/``production`` are ``(prediction, probability)`` on the holdout."""
+    """Render the card. ``candidate``/``production`` are ``(prediction, probability)`` on the holdout.
+
+    ``model`` (the candidate) and ``holdout`` (its frame) feed the explanations; without them
+    those sections say they were not computed.
+    """
     cand_pred, cand_proba = candidate
     prod_pred, prod_proba = production if production is not None else (None, None)
     parts = _header(cfg, record, scored)
     parts += ["<h2>Metrics vs production</h2>", _metrics_table(cfg, scored), plot_metrics(scored)]
-    if cfg.is_classifier:
+    positive = None
+    multiclass = cfg.is_classifier and np.ndim(cand_proba) == 2
+    if multiclass:
+        classes = (
+            list(model.classes_) if model is not None else sorted(mlops_metrics.labels_of(y_true, cand_pred))
+        )
+        parts += [
+            "<h2>One-vs-rest ROC curves</h2>",
+            plot_ovr_curves(y_true, cand_proba, classes),
+            "<h2>Confusion matrix (per class)</h2>",
+            plot_confusion(scored, multiclass=True),
+            per_class_table(y_true, cand_pred, classes),
+        ]
+    elif cfg.is_classifier:
         positive = mlops_metrics.resolve_positive_class(cfg, mlops_metrics.labels_of(y_true, cand_pred))
         parts += [
             "<h2>ROC and precision-recall curves</h2>",
@@ -402,15 +572,21 @@ def render_model_card(
         parts += ["<h2>Residuals</h2>", plot_residuals(y_true, cand_pred, prod_pred)]
     parts += ["<h2>Permutation feature importance</h2>"]
     parts += [
-        plot_importances(record.importances, "roc_auc" if cfg.is_classifier else "-rmse")
+        plot_importances(
+            record.importances, ("roc_auc_ovr" if multiclass else "roc_auc") if cfg.is_classifier else "-rmse"
+        )
         if record.importances
         else "<p>No importances recorded.</p>"
     ]
+    parts += _explanation_sections(cfg, record, model, holdout, positive)
     parts += [
         f"<h2>Slices ({_e(', '.join(cfg.training.slice_columns) or 'none')})</h2>",
         f"<p class='muted'>Gated on {_e(cfg.gate.primary_metric)} for slices with at least "
         f"{cfg.gate.min_slice_rows} rows (margin {_e(cfg.gate.max_slice_regression)}).</p>",
         _slice_table(cfg, scored),
+    ]
+    parts += _fairness_section(cfg, scored)
+    parts += [
         "<h2>Data window</h2>",
         _window_section(record),
         "<h2>Training config</h2>",

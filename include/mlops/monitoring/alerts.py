@@ -8,7 +8,10 @@ Rule kinds (``monitoring.alert_rules`` in the dataset config):
 - ``consecutive_drift``: dataset drift on ``nights`` nights in a row, tonight included;
 - ``prediction_drift``: the model's scores drifted with PSI at or above ``threshold``;
 - ``metric_drop``: ``metric`` worse than the holdout by more than ``max_drop`` (realised,
-  estimated or either, per ``source``).
+  estimated or either, per ``source``);
+- ``fairness_disparity``: the realised disparity ``metric`` (e.g. ``equalized_odds_difference``)
+  of a sensitive feature beyond ``threshold``: above it for a difference or a group maximum,
+  below it for a ratio or a group minimum (``PerformanceReport.fairness``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from mlops.artifacts import DriftReport
 from mlops.artifacts.nightly import HistoryRecord, NightVerdict, PerformanceReport, RuleOutcome
+from mlops.metrics import disparity_is_floor
 from mlops.monitoring.performance import metric_change
 
 if TYPE_CHECKING:
@@ -132,6 +136,28 @@ def _rule_metric_drop(rule: AlertRule, perf: PerformanceReport | None) -> RuleOu
     return _quiet(rule, f"{metric}: {why}", max_drop)
 
 
+def _rule_fairness(rule: AlertRule, perf: PerformanceReport | None) -> RuleOutcome:
+    metric, limit = str(rule.metric), float(rule.threshold or 0.0)
+    if perf is None:
+        return _quiet(rule, "no performance report", limit)
+    values = {f: r["disparities"].get(metric) for f, r in perf.fairness.items()}
+    values = {f: float(v) for f, v in values.items() if v is not None}
+    if not values:
+        why = "no realised per-group metrics (no labelled days, no sensitive columns, or too few rows per group)"
+        return _quiet(rule, f"{metric}: {why}", limit)
+    floor = disparity_is_floor(metric)
+    breached = sorted(f for f, v in values.items() if (v < limit if floor else v > limit))
+    worst = (min if floor else max)(values, key=lambda f: values[f])
+    op = ("<" if breached else ">=") if floor else (">" if breached else "<=")
+    detail = (
+        f"{metric}[{worst}] realised {values[worst]:.4f} {op} {limit:g} "
+        f"({perf.realised.get('n', 0)} labelled rows, {perf.realised.get('days', 0)} days)"
+    )
+    return RuleOutcome(
+        rule.name, rule.kind, bool(breached), rule.retrain, detail, values[worst], limit, breached
+    )
+
+
 def evaluate_rules(
     rules: Sequence[AlertRule],
     *,
@@ -157,6 +183,8 @@ def evaluate_rules(
             out.append(_rule_prediction(rule, drift))
         elif rule.kind == "metric_drop":
             out.append(_rule_metric_drop(rule, performance))
+        elif rule.kind == "fairness_disparity":
+            out.append(_rule_fairness(rule, performance))
     return out
 
 

@@ -2,7 +2,14 @@
 
 Metrics come from :mod:`mlops.metrics` (one positive-class rule for evaluation and
 monitoring), so the realised values compare like for like with the holdout baseline
-(``VersionManifest.holdout_metrics``).
+(``VersionManifest.holdout_metrics``). With a ``fairness:`` section and the sensitive columns
+of the scored days (``sensitive``, see :func:`mlops.monitoring.fairness.read_sensitive`), the
+labelled days also get realised per-group metrics and disparities (``PerformanceReport.fairness``),
+computed by :func:`mlops.metrics.group_fairness` exactly as evaluation computes them.
+
+A multiclass model's predictions carry one ``proba_<class>`` column per class: labelled days
+get the multiclass metrics (:func:`mlops.metrics.multiclass_metrics`); CBPE is binary, so
+unlabelled days are marked :data:`NOT_ESTIMATED` instead of estimated.
 """
 
 from __future__ import annotations
@@ -13,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops import metrics
+from mlops import metrics, models
+from mlops._util import fmt_value as _fmt
 from mlops.artifacts.nightly import SHOWN_METRICS, DayPerformance, PerformanceReport
+from mlops.artifacts.scoring import proba_columns
 from mlops.errors import ConfigError
 from mlops.profiling import as_float_array
 
@@ -25,6 +34,25 @@ if TYPE_CHECKING:
 
 #: ``{day: (predictions, labels or None)}``.
 ScoredDays = Mapping[str, tuple["pd.DataFrame", "pd.DataFrame | None"]]
+#: The estimate of an unlabelled day (and of the pooled unlabelled days) of a multiclass model.
+NOT_ESTIMATED = {
+    "estimate": "not estimated",
+    "reason": "CBPE applies to binary classifiers; this model has more than two classes (realised metrics only)",
+}
+
+
+def is_multiclass_predictions(predictions: pd.DataFrame) -> bool:
+    """True when the predictions carry more than two ``proba_<class>`` columns (a multiclass model)."""
+    return metrics.is_multiclass(list(proba_columns(predictions.columns)))
+
+
+def _multiclass_realised(cfg: DatasetConfig, joined: pd.DataFrame) -> dict[str, Any]:
+    """``n`` plus :func:`mlops.metrics.multiclass_metrics`, labels compared as text with the column classes."""
+    columns = proba_columns(joined.columns)
+    truth = np.asarray(models.target_array(joined, cfg)).astype(str)
+    pred = joined["prediction"].to_numpy().astype(str) if "prediction" in joined.columns else None
+    proba = joined[list(columns.values())].to_numpy(dtype="float64", na_value=np.nan)
+    return {"n": int(truth.size), **metrics.multiclass_metrics(truth, pred, proba, classes=list(columns))}
 
 
 def json_safe(obj: Any) -> Any:
@@ -64,6 +92,8 @@ def _score_columns(predictions: pd.DataFrame, cfg: DatasetConfig) -> tuple[np.nd
 
 def _realised(cfg: DatasetConfig, joined: pd.DataFrame, positive_class: Any) -> dict[str, Any]:
     """``n`` (and ``positive_rate``) plus the task's metrics from :mod:`mlops.metrics`."""
+    if cfg.is_classifier and is_multiclass_predictions(joined):
+        return _multiclass_realised(cfg, joined)
     y_true = joined[cfg.target].to_numpy()
     score, pred = _score_columns(joined, cfg)
     if not cfg.is_classifier:
@@ -100,6 +130,8 @@ def day_performance(
         if len(joined):
             m = _realised(cfg, joined, positive_class)
             return DayPerformance(day, "realised", int(len(joined)), json_safe(m), versions)
+    if cfg.is_classifier and len(predictions) and is_multiclass_predictions(predictions):
+        return DayPerformance(day, "unavailable", int(len(predictions)), dict(NOT_ESTIMATED), versions)
     if cfg.is_classifier and len(predictions):
         score, pred = _score_columns(predictions, cfg)
         if pred is not None and positive_class is None:
@@ -111,7 +143,7 @@ def day_performance(
 
 def _positive_class(cfg: DatasetConfig, scored_days: ScoredDays) -> Any:
     """One positive class for every day of a performance window (config, else all labels seen)."""
-    if not cfg.is_classifier:
+    if not cfg.is_classifier or any(is_multiclass_predictions(p) for p, _ in scored_days.values()):
         return None
     seen: list[Any] = []
     for predictions, labels in scored_days.values():
@@ -140,6 +172,53 @@ def _pooled(
     return {**out.metrics, "n": out.n, "days": len(frames)} if out.source == source else {}
 
 
+def _with_sensitive(
+    cfg: DatasetConfig, scored_days: ScoredDays, sensitive: Mapping[str, pd.DataFrame | None] | None
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame | None]]:
+    """The scored days with each day's sensitive columns joined onto its predictions by id."""
+    out = dict(scored_days)
+    for day, frame in (sensitive or {}).items():
+        if day not in out or frame is None:
+            continue
+        preds, labels = out[day]
+        cols = [c for c in frame.columns if c != cfg.id_column and c not in preds.columns]
+        if cols:
+            preds = preds.merge(frame[[cfg.id_column, *cols]], on=cfg.id_column, how="left")
+        out[day] = (preds, labels)
+    return out
+
+
+def group_performance(
+    cfg: DatasetConfig, labelled: list[tuple[pd.DataFrame, pd.DataFrame | None]], positive_class: Any
+) -> dict[str, dict[str, Any]]:
+    """Realised per-group metrics and disparities of the labelled days, pooled (``{}`` without any).
+
+    Sensitive columns the predictions do not carry are left out.
+    """
+    import pandas as pd
+
+    if cfg.fairness is None or not labelled:
+        return {}
+    preds = pd.concat([p for p, _ in labelled], ignore_index=True)
+    labels = pd.concat([lab for _, lab in labelled if lab is not None], ignore_index=True)
+    present = [c for c in cfg.fairness.sensitive_features if c in preds.columns]
+    if not present or "prediction" not in preds.columns:
+        return {}
+    joined = preds.merge(labels[[cfg.id_column, cfg.target]], on=cfg.id_column, how="inner")
+    joined = joined[joined[cfg.target].notna()]
+    if not len(joined):
+        return {}
+    out = metrics.group_fairness(
+        cfg,
+        joined,
+        joined[cfg.target].to_numpy(),
+        joined["prediction"].to_numpy(),
+        positive_class=positive_class,
+        features=present,
+    )
+    return json_safe(out)
+
+
 def compute_performance(
     cfg: DatasetConfig,
     day: str,
@@ -150,12 +229,15 @@ def compute_performance(
     run_id: str | None = None,
     window_days: int | None = None,
     performance_uri: str | None = None,
+    sensitive: Mapping[str, pd.DataFrame | None] | None = None,
 ) -> PerformanceReport:
     """Per-day and pooled performance: realised where labels arrived, CBPE estimates elsewhere.
 
     ``scored_days`` maps ``"YYYY-MM-DD"`` to ``(predictions, labels or None)``; ``baseline``
-    is the model's holdout metrics.
+    is the model's holdout metrics. ``sensitive`` maps days to frames of the id and the
+    sensitive columns (the batch's); with them the labelled days get per-group metrics.
     """
+    scored_days = _with_sensitive(cfg, scored_days, sensitive)
     positive = _positive_class(cfg, scored_days)
     days = [
         day_performance(cfg, d, p, lab, positive_class=positive)
@@ -163,6 +245,10 @@ def compute_performance(
     ]
     labelled = [scored_days[d.day] for d in days if d.source == "realised"]
     unlabelled = [scored_days[d.day] for d in days if d.source != "realised"]
+    multiclass = any(is_multiclass_predictions(p) for p, _ in scored_days.values())
+    estimated = _pooled(cfg, unlabelled, "estimated", positive) if cfg.is_classifier else {}
+    if multiclass:
+        estimated = dict(NOT_ESTIMATED) if unlabelled else {}
     return PerformanceReport(
         dataset=cfg.name,
         day=str(day),
@@ -173,8 +259,9 @@ def compute_performance(
         baseline=numeric_only(baseline or {}),
         days=days,
         realised=_pooled(cfg, labelled, "realised", positive),
-        estimated=_pooled(cfg, unlabelled, "estimated", positive) if cfg.is_classifier else {},
+        estimated=estimated,
         performance_uri=performance_uri,
+        fairness=group_performance(cfg, labelled, positive),
     )
 
 
@@ -198,11 +285,18 @@ def summary_lines(report: PerformanceReport) -> list[str]:
     for d in report.days:
         shown = {k: v for k, v in d.metrics.items() if k in SHOWN_METRICS}
         values = " ".join(f"{k}={'n/a' if v is None else f'{v:.4g}'}" for k, v in shown.items())
-        lines.append(f"{d.day}: {d.source} n={d.n} {values}".rstrip())
+        note = f" ({d.metrics['estimate']}: CBPE is binary only)" if d.metrics.get("estimate") else ""
+        lines.append(f"{d.day}: {d.source} n={d.n} {values}".rstrip() + note)
     for metric in sorted(report.baseline):
         for source in ("realised", "estimated"):
             base, cur, drop = metric_change(report, metric, source)
             if drop is not None:
                 lines.append(f"{metric} ({source}): {cur:.4f} vs holdout {base:.4f} (drop {drop:+.4f})")
+    if report.estimated.get("estimate") == NOT_ESTIMATED["estimate"]:
+        lines.append(f"estimated: NOT ESTIMATED ({report.estimated.get('reason')})")
+    for feature, result in report.fairness.items():
+        values = " ".join(f"{k}={_fmt(v)}" for k, v in result["disparities"].items())
+        groups = len(result["groups"]) - len(result["excluded"])
+        lines.append(f"fairness [{feature}] realised, {groups} groups: {values}")
     lines.append(f"SUMMARY: {report.summary}")
     return lines

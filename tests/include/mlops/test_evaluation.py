@@ -1,4 +1,5 @@
-"""Evaluation: the three gate rules, behavioural checks, blessing records and model cards."""
+"""Evaluation: the gate rules (floors, production, slices, fairness), behavioural checks, blessing records
+and model cards."""
 
 from __future__ import annotations
 
@@ -14,8 +15,27 @@ from tests.include.mlops.training_world import END, fast, seed_validated, with_u
 
 
 # ---------------------------------------------------------------- the gate, rule by rule
+def _fairness(eod: float = 0.10, dp_ratio: float | None = 0.8, recall_min: float = 0.3) -> dict:
+    """A ``ModelEvaluation.fairness`` for region as :func:`mlops.metrics.group_fairness` writes it."""
+    groups = {g: {"n": 500, "selection_rate": 0.1, "recall": recall_min + 0.1} for g in ("north", "south")}
+    groups["other"] = {"n": 12, "selection_rate": 0.0, "recall": None}
+    disparities = {
+        "demographic_parity_difference": 0.02,
+        "equalized_odds_difference": eod,
+        "selection_rate_difference": 0.02,
+        "recall_difference": eod,
+        "demographic_parity_ratio": dp_ratio,
+        "recall_group_min": recall_min,
+    }
+    return {"region": {"groups": groups, "excluded": ["other"], "disparities": disparities}}
+
+
 def _evaluation(
-    auc: float, recall: float = 0.4, log_loss: float = 0.35, slices: dict | None = None
+    auc: float,
+    recall: float = 0.4,
+    log_loss: float = 0.35,
+    slices: dict | None = None,
+    fairness: dict | None = None,
 ) -> ModelEvaluation:
     slices = slices or {"north": auc, "south": auc}
     return ModelEvaluation(
@@ -33,6 +53,7 @@ def _evaluation(
         },
         confusion_matrix=None,
         n_rows=1040,
+        fairness=_fairness() if fairness is None else fairness,
     )
 
 
@@ -61,6 +82,11 @@ def _decide(cfg, candidate, production, behaviour=BEHAVES):
         (_evaluation(0.83, recall=0.1), BEHAVES, ["min_recall"]),  # rule 1 alone
         (_evaluation(0.80), BEHAVES, ["roc_auc_vs_production"]),  # rule 2 alone (slices within 0.05)
         (_evaluation(0.83, slices={"north": 0.83, "south": 0.74}), BEHAVES, ["slice region=south"]),  # rule 3
+        (  # rule 4, the comparison alone: within the 0.35 limit but 0.20 worse than production (margin 0.05)
+            _evaluation(0.83, fairness=_fairness(eod=0.30)),
+            BEHAVES,
+            ["fairness equalized_odds_difference[region] vs production"],
+        ),
         (_evaluation(0.83), MISBEHAVES, ["optional_missing_scores"]),  # behaviour alone
     ],
 )
@@ -70,6 +96,47 @@ def test_each_rule_fails_on_its_own(credit_cfg, candidate, behaviour, failed):
     assert blessing.blessed is (not failed) and blessing.publish is (not failed)
     small = next(r for r in blessing.rules if r.rule == "slice home_ownership=rent")
     assert small.verdict == SKIP and "gate.min_slice_rows" in small.detail
+
+
+def test_fairness_limits_and_the_comparison_with_production(credit_cfg):
+    # a limit alone: production is as unfair (within the margin), the candidate still breaks the floor
+    weak_prod = _evaluation(0.83, fairness=_fairness(recall_min=0.06))
+    blessing = _decide(credit_cfg, _evaluation(0.83, fairness=_fairness(recall_min=0.05)), weak_prod)
+    assert blessing.failed == ["fairness recall_group_min[region]"]
+    rule = next(r for r in blessing.rules if r.rule == "fairness recall_group_min[region]")
+    assert (rule.kind, rule.candidate, rule.production, rule.threshold) == ("fairness", 0.05, 0.06, ">= 0.1")
+    assert rule.detail == "2 groups with >= 200 rows; not gated (too few rows): other"
+    assert blessing.verdict_line().endswith("failed=[fairness recall_group_min[region]]")
+    # a ceiling: at the limit passes, above fails; the comparison direction follows the limit
+    cand, prod = (
+        _evaluation(0.83, fairness=_fairness(eod=0.35)),
+        _evaluation(0.83, fairness=_fairness(eod=0.33)),
+    )
+    at_limit = _decide(credit_cfg, cand, prod)
+    assert at_limit.blessed, at_limit.failed
+    rules = {r.rule: r for r in at_limit.rules}
+    vs_prod = rules["fairness equalized_odds_difference[region] vs production"]
+    assert vs_prod.threshold == "<= prod + 0.05 = 0.3800" and vs_prod.detail == "delta +0.0200"
+    assert (
+        rules["fairness demographic_parity_ratio[region] vs production"].threshold
+        == ">= prod - 0.05 = 0.7500"
+    )
+    above = _decide(credit_cfg, _evaluation(0.83, fairness=_fairness(eod=0.36)), prod)
+    assert above.failed == ["fairness equalized_odds_difference[region]"]
+    # an undefined disparity is skipped with the reason; no production: the limits decide
+    undefined = _decide(credit_cfg, _evaluation(0.83, fairness=_fairness(dp_ratio=None)), None)
+    assert undefined.blessed
+    skipped = {r.rule: r.detail for r in undefined.rules if r.verdict == SKIP and r.kind == "fairness"}
+    assert skipped["fairness demographic_parity_ratio[region]"].startswith("undefined on this holdout")
+    assert skipped["fairness equalized_odds_difference[region] vs production"] == (
+        "no production model yet: limits decide"
+    )
+    # a sensitive feature the evaluation did not record fails: evaluate again
+    missing = _decide(credit_cfg, _evaluation(0.83, fairness={}), None)
+    assert "fairness equalized_odds_difference[region]" in missing.failed
+    assert "evaluate the candidate again" in next(r.detail for r in missing.rules if r.verdict == FAIL)
+    assert missing.thresholds["fairness.equalized_odds_difference"] == 0.35
+    assert missing.thresholds["fairness.sensitive_features"] == ["region"]
 
 
 def test_primary_margin_is_inclusive(credit_cfg):
@@ -247,16 +314,38 @@ def test_train_evaluate_gate_and_model_card(s3, bucket, dataset, credit_cfg, dia
             "ROC and precision-recall curves",
             "confusion matrix",
             "permutation importance",
+            "partial dependence",
+            "fairness: group metrics by region",
         ]
         if dataset == "credit"
-        else ["metrics: candidate vs production", "residual plots", "permutation importance"]
+        else [
+            "metrics: candidate vs production",
+            "residual plots",
+            "permutation importance",
+            "partial dependence",
+        ]
     )
     assert _images(html) == expected
-    for section in ("Slices", "Data window", "Training config", cand.data_hash):
+    for section in (
+        "Slices",
+        "Data window",
+        "Training config",
+        cand.data_hash,
+        "Feature contributions (canned rows)",
+    ):
         assert section in html
+    contributions = r'<tr><td>\d</td><td class="num">[0-9.]+</td><td class="num">[0-9.]+</td><td>\w+='
+    assert len(re.findall(contributions, html)) == 5  # one row per canned row, its top contributions
+    if dataset == "credit":  # fairness for the sensitive feature, recorded in metrics.json and in the card
+        region = scored.candidate.fairness["region"]
+        assert set(region["groups"]) == {"north", "south", "east", "west", "central"}
+        assert region["disparities"]["equalized_odds_difference"] is not None
+        assert "<h2>Fairness (region)</h2>" in html and "<td>recall_group_min</td>" in html
+    else:
+        assert scored.candidate.fairness == {} and "Fairness" not in html
 
     blessing = evaluation.gate_candidate(s3, cfg, cand.candidate_prefix)
-    assert blessing.blessed, blessing.table()
+    assert blessing.blessed, evaluation.rules_table(blessing.rules)
     record = artifacts.read_artifact(s3, artifacts.blessing_uri(cand.candidate_prefix), Blessing)
     assert record == blessing and record.baseline_pointer_etag is None
     assert record.data_hash == cand.data_hash and record.model_sha256 == cand.model_sha256

@@ -1,7 +1,9 @@
-"""The model card rendered from fixture artifacts (no S3, no training): every section and plot is there."""
+"""The model card rendered from fixture artifacts (no S3): every section and plot is there, and the
+explanations (partial dependence, sampled Shapley contributions) behave as documented."""
 
 from __future__ import annotations
 
+import dataclasses
 import html as htmllib
 import re
 
@@ -9,8 +11,11 @@ import numpy as np
 import pytest
 
 from mlops import artifacts as a
-from mlops.evaluation import model_card
+from mlops import training
+from mlops.evaluation import explain, model_card
 from mlops.evaluation.gate import decide
+from mlops.models import predict
+from tests.include.mlops.training_world import with_updates
 
 CAND = "s3://mlops-test/candidates/credit/run1__abcd1234/"
 DAYS = ["2026-01-01", "2026-01-02", "2026-01-03"]
@@ -64,8 +69,21 @@ def _evaluation(cfg, y_true, pred, proba) -> a.ModelEvaluation:
     return evaluate_predictions(cfg, pd.DataFrame(frame), y_true, pred, proba)
 
 
+@pytest.fixture(scope="module")
+def credit_model(credit_cfg, credit_day):
+    """A logistic regression on one generated day, and that day joined with its labels."""
+    features, labels = credit_day
+    frame = features.merge(labels, on="application_id")
+    cfg = with_updates(credit_cfg, model={"estimator": "logistic_regression", "params": {}, "search": None})
+    return training.fit_model(cfg, frame, training.plan_model(cfg)).model, frame
+
+
 @pytest.fixture
-def classification(credit_cfg):
+def classification(credit_cfg, credit_model):
+    model, frame = credit_model
+    credit_cfg = with_updates(
+        credit_cfg, fairness={"min_group_rows": 100}
+    )  # the fixture's groups are ~150 rows
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 300)
     proba = np.clip(0.35 * y + rng.uniform(0, 0.65, 300), 0, 1)
@@ -78,7 +96,9 @@ def classification(credit_cfg):
         production=_evaluation(credit_cfg, y, prod_pred, prod_proba), baseline_version="v0007",
         baseline_pointer_etag="etag7", baseline_error=None, evaluated_at="2026-01-04T02:10:00Z",
     )  # fmt: skip
-    record = _record(credit_cfg, "hist_gradient_boosting")
+    record = dataclasses.replace(
+        _record(credit_cfg, "hist_gradient_boosting"), canned_rows=training.canned_rows(credit_cfg, frame)
+    )
     html = model_card.render_model_card(
         credit_cfg,
         record=record,
@@ -86,6 +106,8 @@ def classification(credit_cfg):
         y_true=y,
         candidate=(pred, proba),
         production=(prod_pred, prod_proba),
+        model=model,
+        holdout=frame.head(400),
     )
     return credit_cfg, record, scored, html
 
@@ -108,7 +130,10 @@ def test_classification_card_has_every_section_and_plot(classification):
         "ROC and precision-recall curves",
         "Confusion matrix",
         "Permutation feature importance",
+        "Partial dependence (top features)",
+        "Feature contributions (canned rows)",
         "Slices (region, home_ownership)",
+        "Fairness (region)",
         "Data window",
         "Training config",
     ]
@@ -117,7 +142,23 @@ def test_classification_card_has_every_section_and_plot(classification):
         "ROC and precision-recall curves",
         "confusion matrix",
         "permutation importance",
+        "partial dependence",
+        "fairness: group metrics by region",
     ]
+    # explanations: the top features by importance; one contributions row per canned row
+    assert "as each feature sweeps its range" in html and "P(default = 1)" in html
+    contributions = re.findall(
+        r'<tr><td>(\d)</td><td class="num">[0-9.]+</td><td class="num">[0-9.]+</td>', html
+    )
+    assert contributions == ["1", "2", "3", "4", "5"]
+    # fairness: each disparity against its limit, each group candidate beside production
+    fair = scored.candidate.fairness["region"]
+    eod = f"{fair['disparities']['equalized_odds_difference']:.4f}"
+    assert f'<td>equalized_odds_difference</td><td class="num">{eod}</td>' in html and "&lt;= 0.35" in html
+    assert "<td>recall_group_min</td>" in html and "&gt;= 0.1" in html
+    for group, values in fair["groups"].items():
+        assert f'<tr><td>{group}</td><td class="num">{values["n"]}</td><td>yes</td>' in html
+    assert "<th>selection_rate candidate</th><th>selection_rate production</th>" in html
     # metrics: one row per metric, candidate and production side by side, the floors shown
     assert "<td>roc_auc (primary)</td>" in html and "&gt;= 0.7" in html and "&lt;= 0.6" in html
     assert "compared with production v0007 on the same holdout (300 rows)" in html
@@ -176,6 +217,8 @@ def test_regression_card_plots_residuals(diabetes_cfg):
     )
     assert _images(html) == ["metrics: candidate vs production", "residual plots", "permutation importance"]
     assert "Residuals" in _headings(html) and "Confusion matrix" not in _headings(html)
+    assert not any(h.startswith("Fairness") for h in _headings(html))  # no fairness: section for diabetes
+    assert "Not computed: needs the model, the holdout and recorded importances." in html
     assert "no production comparison (no production model yet)" in html
     assert "positive rate" not in html  # regression records no positive rate
 
@@ -189,3 +232,32 @@ def test_browser_url_points_at_the_endpoint_or_the_console():
         "https://s3.console.aws.amazon.com/s3/object/mlops-test?prefix="
     )
     assert model_card.browser_url("/tmp/card.html") == "/tmp/card.html"
+
+
+# ---------------------------------------------------------------- explanations
+def test_sampled_shapley_contributions_add_up_and_ignore_what_does_not_change(credit_cfg, credit_model):
+    model, frame = credit_model
+    rows, background = frame.head(3), frame.tail(200).copy()
+    background["region"] = rows["region"].iloc[0]  # the first row's region never differs from the background
+    explained = explain.local_contributions(model, credit_cfg, rows, background, seed=1)
+    _, proba = predict(model, rows, credit_cfg)
+    assert [e.output for e in explained] == pytest.approx(list(proba))
+    for e in explained:  # efficiency: contributions sum to the score minus the background mean, exactly
+        assert sum(e.contributions.values()) == pytest.approx(e.output - e.expected, abs=1e-9)
+        assert set(e.contributions) == set(credit_cfg.feature_columns) and len(e.top(5)) == 5
+    assert explained[0].contributions["region"] == 0.0
+    assert explain.local_contributions(model, credit_cfg, rows, background, seed=1) == explained  # seeded
+
+
+def test_partial_dependence_follows_the_model(credit_cfg, credit_model):
+    model, frame = credit_model
+    curves = explain.partial_dependence_curves(model, credit_cfg, frame, ["credit_score", "home_ownership"])
+    score, home = curves
+    assert score.grid == sorted(score.grid) and len(score.grid) == explain.PD_GRID
+    assert score.average[0] > score.average[-1]  # a higher credit score, a lower probability of default
+    assert home.categorical and home.grid == ["mortgage", "other", "own", "rent"]
+    assert all(0 <= v <= 1 for v in score.average + home.average)
+    assert explain.top_features({"age": 0.1, "not_a_feature": 0.5, "region": 0.2}, credit_cfg) == [
+        "region",
+        "age",
+    ]

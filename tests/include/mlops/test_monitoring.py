@@ -244,6 +244,70 @@ def test_compute_performance_realised_and_estimated_days(credit_cfg, credit_mode
     assert json.loads(report.to_json_bytes())["summary"] == report.summary
 
 
+def _scored_days(cfg, model, *, suppress: str | None = None):
+    """Two labelled days and one unlabelled; ``suppress`` predicts no default for that region (a biased model)."""
+    scored, sensitive = {}, {}
+    for i, labelled in enumerate((True, True, False)):
+        day = (DAY_B + timedelta(days=i)).isoformat()
+        cur, labels = generate_day(cfg, DAY_B + timedelta(days=i), 1500)
+        proba = _proba(cfg, model, cur)
+        if suppress:
+            proba = np.where(cur["region"] == suppress, proba * 0.1, proba)
+        preds = pd.DataFrame({cfg.id_column: cur[cfg.id_column], "probability": proba})
+        preds["prediction"] = (preds["probability"] >= 0.5).astype(int)
+        scored[day] = (preds, labels if labelled else None)
+        sensitive[day] = cur[[cfg.id_column, "region"]]
+    return scored, sensitive
+
+
+def test_per_group_realised_metrics_and_the_disparity_alert(credit_cfg, credit_model):
+    model, _ = credit_model
+    rule = next(r for r in credit_cfg.monitoring.alert_rules if r.kind == "fairness_disparity")
+    floor = AlertRule(
+        name="recall_floor", kind="fairness_disparity", metric="recall_group_min", threshold=0.1
+    )
+    for suppress, fires in ((None, False), ("south", True)):
+        scored, sensitive = _scored_days(credit_cfg, model, suppress=suppress)
+        report = monitoring.compute_performance(credit_cfg, "2026-01-08", scored, sensitive=sensitive)
+        region = report.fairness["region"]
+        assert sum(g["n"] for g in region["groups"].values()) == 3000  # the labelled days only
+        assert set(region["groups"]) == {"north", "south", "east", "west", "central"}
+        assert set(region["disparities"]) >= {"equalized_odds_difference", "recall_group_min"}
+        outcome, low = monitoring.evaluate_rules(
+            [rule, floor], day="2026-01-08", drift=None, performance=report
+        )
+        assert (outcome.fired, low.fired) == (fires, fires), (outcome.detail, low.detail)
+        assert outcome.value == pytest.approx(region["disparities"]["equalized_odds_difference"])
+        assert PerformanceReport.from_json_bytes(report.to_json_bytes()) == report
+    assert region["groups"]["south"]["recall"] == 0.0 and outcome.features == ["region"]
+    assert outcome.detail.startswith("equalized_odds_difference[region] realised ")
+    assert " > 0.35 (3000 labelled rows, 2 days)" in outcome.detail
+    assert low.detail.startswith("recall_group_min[region] realised 0.0000 < 0.1")
+    lines = monitoring.performance_summary_lines(report)
+    assert any(line.startswith("fairness [region] realised, 5 groups: ") for line in lines)
+    # without the sensitive columns there is nothing per group, and the rule says why
+    plain = monitoring.compute_performance(credit_cfg, "2026-01-08", scored)
+    assert plain.fairness == {}
+    quiet = monitoring.evaluate_rules([rule], day="2026-01-08", drift=None, performance=plain)[0]
+    assert not quiet.fired and "no realised per-group metrics" in quiet.detail
+    with pytest.raises(ValueError, match="metric 'parity' is not a disparity"):
+        AlertRule(name="x", kind="fairness_disparity", metric="parity", threshold=0.1)
+    with pytest.raises(ValueError, match=r"needs \['threshold'\]"):
+        AlertRule(name="x", kind="fairness_disparity", metric="equalized_odds_difference")
+
+
+def test_sensitive_columns_are_read_from_the_batch(s3, bucket, credit_cfg, diabetes_cfg, credit_day):
+    from mlops.monitoring.fairness import read_sensitive, read_sensitive_days
+
+    features, _ = credit_day
+    storage.write_parquet(s3, artifacts.batch_uri(bucket, "credit", "2026-01-10"), features)
+    frame = read_sensitive(s3, bucket, credit_cfg, "2026-01-10")
+    assert list(frame.columns) == ["application_id", "region"] and len(frame) == len(features)
+    days = read_sensitive_days(s3, bucket, credit_cfg, ["2026-01-10", "2026-01-11"])
+    assert days["2026-01-11"] is None and days["2026-01-10"].equals(frame)  # no batch that day
+    assert read_sensitive_days(s3, bucket, diabetes_cfg, ["2026-01-10"]) == {}  # no fairness: section
+
+
 def test_reference_comes_from_the_published_version(s3, bucket, credit_cfg, credit_model):
     """Profile, holdout baseline (VersionManifest.holdout_metrics) and training window of a version."""
     from mlops.registry import ModelRegistry

@@ -4,6 +4,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 S3_PORT ?= 5055
+# `make up` keeps its S3 (every object version) here across restarts; `make clean` removes it.
+S3_STATE ?= $(CURDIR)/.airflow/s3-state
 STAMP := $(VENV)/.installed
 
 export PATH := $(BIN):$(PATH)
@@ -33,22 +35,26 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 demo: install
-	$(BIN)/python -m mlops.demo --port $(S3_PORT) --out .demo/summary.json
+	$(BIN)/python -m mlops.dev.demo --port $(S3_PORT) --out .demo/summary.json
 
 test: install
 	$(BIN)/python -m pytest
 
+# `airflow standalone` on the embedded defaults. The local S3 is restored from $(S3_STATE) and saved
+# there (every 30 s and on exit). Before the UI starts, the bootstrap seeds example data up to today
+# and, only where no production model exists, trains one (then scores and monitors today once).
 up: install
 	$(BIN)/airflow db migrate >/dev/null
-	@echo "UI on http://localhost:8080 ; admin password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"
-	@$(BIN)/python -m mlops.local_s3 --port $(S3_PORT) --bucket $(MLOPS_BUCKET) & s3_pid=$$!; \
-	  trap "kill $$s3_pid 2>/dev/null" EXIT INT TERM; \
+	@$(BIN)/python -m mlops.dev.local_s3 --port $(S3_PORT) --bucket $(MLOPS_BUCKET) --state-dir $(S3_STATE) & s3_pid=$$!; \
+	  trap 'kill $$s3_pid $${feed_pid:-} 2>/dev/null; wait $$s3_pid' EXIT; trap 'exit 130' INT TERM; \
+	  $(BIN)/python -m mlops.dev.bootstrap --bucket $(MLOPS_BUCKET) || exit 1; \
+	  $(BIN)/python -m mlops.dev.bootstrap --bucket $(MLOPS_BUCKET) --follow & feed_pid=$$!; \
+	  echo "UI on http://localhost:8080 ; admin password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"; \
 	  $(BIN)/airflow standalone
 
-# Seed example data into the S3 that `make up` serves (run in a second shell).
+# Top up the example data to today in the S3 that `make up` serves (run in a second shell; idempotent).
 seed: install
-	$(BIN)/mlops seed --dataset credit --drift-start 2026-02-24 --bad-day 2026-02-20
-	$(BIN)/mlops seed --dataset diabetes --rows-per-day 60
+	$(BIN)/python -m mlops.dev.bootstrap --bucket $(MLOPS_BUCKET) --seed-only
 
 lint: install
 	$(BIN)/ruff check dags plugins include tests benchmarks

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlops import demo_report
+from mlops.dev import demo_report
 
 
 def _summary(ok: bool = True) -> dict:

@@ -2,7 +2,8 @@
 
 ``credit`` is a synthetic consumer-loan dataset (19 features, realistic missing
 values, ~12% default rate). ``diabetes`` resamples scikit-learn's bundled
-diabetes data into daily visits. Both land in S3 as
+diabetes data into daily visits; ``wine`` resamples its bundled wine data (three
+cultivars, integer ids, no date column). All land in S3 as
 ``data/<dataset>/features/dt=<day>/batch.parquet`` with labels under
 ``data/<dataset>/labels/dt=<day>/labels.parquet`` once ``label_delay_days`` have
 passed.
@@ -148,6 +149,12 @@ def _credit_pool(
             "education": education,
         }
     )
+    return _defaults_and_gaps(rng, df)
+
+
+def _defaults_and_gaps(rng: np.random.Generator, df: pd.DataFrame) -> pd.DataFrame:
+    """Draw the ``default`` label from a risk score, then blank optional fields (in place)."""
+    n = len(df)
     z = lambda col: (df[col] - df[col].mean()) / (df[col].std() + 1e-9)  # noqa: E731
     logit = (
         -2.45
@@ -250,7 +257,56 @@ def generate_diabetes_day(
     return df, labels
 
 
-GENERATORS = {"generated": generate_credit_day, "sklearn_diabetes": generate_diabetes_day}
+#: Wine features the covariate-drift switch moves (by ``drift_strength`` standard deviations).
+WINE_DRIFT_FEATURES = ("color_intensity", "proline", "alcohol")
+
+
+def _wine_frame():
+    """scikit-learn's wine data with the config's names: lower-case, non-alphanumerics as ``_``, target ``cultivar``."""
+    import re
+
+    from sklearn.datasets import load_wine
+
+    raw = load_wine(as_frame=True).frame
+    return raw.rename(
+        columns=lambda c: "cultivar" if c == "target" else re.sub(r"[^a-z0-9]+", "_", c.lower())
+    )
+
+
+def generate_wine_day(
+    cfg: DatasetConfig, day: date, n_rows: int, seed: int = 0, scenario: Scenario | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One day of wines resampled from ``sklearn.datasets.load_wine`` (real data, 1% jitter).
+
+    Integer ids ``YYYYMMDD * 100000 + row`` (unique across days), no date column (the day is
+    the partition), the three cultivars as labels. Drift moves :data:`WINE_DRIFT_FEATURES`.
+    """
+    import pandas as pd
+
+    scenario = scenario or Scenario()
+    raw = _wine_frame()
+    rng = _rng(seed, day, "wine")
+    rows = raw.iloc[rng.integers(0, len(raw), n_rows)].reset_index(drop=True)
+    df = pd.DataFrame({c: rows[c].astype(float) for c in cfg.features.numeric})
+    for col in ("alcohol", "color_intensity", "hue", "proline", "magnesium"):
+        if col in df:
+            df[col] = (df[col] * rng.normal(1, 0.01, n_rows)).round(3)
+    if scenario.drifted(day):
+        for col in WINE_DRIFT_FEATURES:
+            df[col] = df[col] + scenario.drift_strength * 0.8 * raw[col].std()
+    if day in scenario.bad_days:
+        df.loc[rng.random(n_rows) < 0.3, "alcohol"] = np.nan
+    ids = np.int64(int(f"{day:%Y%m%d}")) * 100_000 + np.arange(n_rows, dtype="int64")
+    df.insert(0, cfg.id_column, ids)
+    labels = pd.DataFrame({cfg.id_column: ids, cfg.target: rows["cultivar"].astype("int64")})
+    return df, labels
+
+
+GENERATORS = {
+    "generated": generate_credit_day,
+    "sklearn_diabetes": generate_diabetes_day,
+    "sklearn_wine": generate_wine_day,
+}
 
 
 def generate_day(
@@ -279,21 +335,41 @@ def seed_dataset(
     today: date | None = None,
     seed: int = 0,
     scenario: Scenario | None = None,
+    skip_existing: bool = False,
     log=print,
 ) -> dict[str, Any]:
     """Write ``days`` daily batches from ``start`` and the labels that have arrived by ``today``.
 
-    Idempotent: the same arguments write the same bytes to the same keys.
+    Idempotent: the same arguments write the same bytes to the same keys. With
+    ``skip_existing``, an object already in the bucket is left alone (no new S3
+    version): a top-up writes only the new days and the labels that came due.
+
+    Returns the days whose batch and whose labels this call wrote (``days``,
+    ``labelled_days``) and the days it left untouched (``skipped_days``).
     """
     today = today or (start + timedelta(days=days - 1))
-    written, labelled = [], []
+    have: set[str] = set()
+    if skip_existing:
+        for kind in ("features", "labels"):
+            have.update(storage.list_uris(client, f"s3://{bucket}/data/{cfg.name}/{kind}/"))
+    written, labelled, skipped = [], [], []
     for i, day in enumerate(daterange(start, days), 1):
-        features, labels = generate_day(cfg, day, rows_per_day, seed, scenario)
-        storage.write_parquet(client, artifacts.batch_uri(bucket, cfg.name, day), features)
-        written.append(day.isoformat())
-        if day + timedelta(days=cfg.label_delay_days) <= today:
-            storage.write_parquet(client, artifacts.labels_uri(bucket, cfg.name, day), labels)
-            labelled.append(day.isoformat())
+        batch, labels_at = (
+            artifacts.batch_uri(bucket, cfg.name, day),
+            artifacts.labels_uri(bucket, cfg.name, day),
+        )
+        need_batch = batch not in have
+        need_labels = day + timedelta(days=cfg.label_delay_days) <= today and labels_at not in have
+        if need_batch or need_labels:
+            features, labels = generate_day(cfg, day, rows_per_day, seed, scenario)
+            if need_batch:
+                storage.write_parquet(client, batch, features)
+                written.append(day.isoformat())
+            if need_labels:
+                storage.write_parquet(client, labels_at, labels)
+                labelled.append(day.isoformat())
+        else:
+            skipped.append(day.isoformat())
         if i % 10 == 0 or i == days:
             log(f"seeded {cfg.name}: {i}/{days} days ({rows_per_day} rows/day)")
     return {
@@ -301,5 +377,6 @@ def seed_dataset(
         "bucket": bucket,
         "days": written,
         "labelled_days": labelled,
+        "skipped_days": skipped,
         "rows_per_day": rows_per_day,
     }

@@ -26,9 +26,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from mlops import local_s3, storage
+from mlops import storage
+from mlops.dev import local_s3
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 START = date(2026, 1, 1)
 DAYS = 60
 BAD_DAY = date(2026, 2, 20)
@@ -49,8 +50,12 @@ class DagRunSpec:
 
 def plan() -> list[DagRunSpec]:
     """The demo's DAG runs, in order."""
+    return _training_runs() + _scoring_and_monitoring_runs()
+
+
+def _training_runs() -> list[DagRunSpec]:
     credit = {"dataset": "credit"}
-    runs = [
+    return [
         DagRunSpec(
             "mlops_training",
             "2026-01-31",
@@ -75,7 +80,7 @@ def plan() -> list[DagRunSpec]:
         DagRunSpec(
             "mlops_rollback",
             "2026-02-15",
-            {"model": "credit", "reason": "demo: roll back to the first model after review"},
+            {"dataset": "credit", "reason": "demo: roll back to the first model after review"},
             "roll production back to its previous version",
             section="registry",
         ),
@@ -87,6 +92,11 @@ def plan() -> list[DagRunSpec]:
             section="training",
         ),
     ]
+
+
+def _scoring_and_monitoring_runs() -> list[DagRunSpec]:
+    credit = {"dataset": "credit"}
+    runs = []
     for day in ("2026-02-17", "2026-02-18", "2026-02-19"):
         runs.append(
             DagRunSpec("mlops_batch_scoring", day, {**credit, "date": day}, f"score {day}", section="scoring")
@@ -215,6 +225,62 @@ def _sections(client, bucket: str) -> dict[str, Any]:
     return out
 
 
+def _seed(client, bucket: str) -> dict[str, Any]:
+    """60 days of both datasets (credit with the bad batch and the drift); the seed results."""
+    from mlops.config import load_dataset_config
+    from mlops.dev import datagen
+
+    scenario = datagen.Scenario(drift_start=DRIFT_START, bad_days=(BAD_DAY,))
+    seeded: dict[str, Any] = {
+        "credit": datagen.seed_dataset(
+            client,
+            bucket,
+            load_dataset_config("credit"),
+            start=START,
+            days=DAYS,
+            rows_per_day=1500,
+            today=TODAY,
+            scenario=scenario,
+            log=lambda m: print(f"[demo] {m}", flush=True),
+        ),
+        "diabetes": datagen.seed_dataset(
+            client,
+            bucket,
+            load_dataset_config("diabetes"),
+            start=START,
+            days=DAYS,
+            rows_per_day=60,
+            today=TODAY,
+            log=lambda m: print(f"[demo] {m}", flush=True),
+        ),
+    }
+    seeded["scenario"] = {"bad_day": BAD_DAY.isoformat(), "drift_start": DRIFT_START.isoformat()}
+    return seeded
+
+
+def _run_one(env: dict[str, str], db: Path, logs: Path, i: int, spec: DagRunSpec) -> dict[str, Any]:
+    """``airflow dags test`` one planned run; its summary entry."""
+    log_path = logs / f"{i:02d}_{spec.dag_id}_{spec.logical_date}.log"
+    started = time.monotonic()
+    print(f"[demo] {i:02d} {spec.dag_id} {spec.logical_date}: {spec.label} ...", flush=True)
+    _airflow(env, ["dags", "test", spec.dag_id, spec.logical_date, "-c", json.dumps(spec.conf)], log_path)
+    record = _run_record(db, spec.dag_id, spec.logical_date)
+    spec.result = {**record, "seconds": round(time.monotonic() - started, 1), "log": str(log_path)}
+    verdict = "as expected" if record["state"] == spec.expect else f"UNEXPECTED (expected {spec.expect})"
+    print(
+        f"[demo]    -> {record['state']} {verdict} in {spec.result['seconds']}s; log {log_path}", flush=True
+    )
+    return {
+        "dag_id": spec.dag_id,
+        "logical_date": spec.logical_date,
+        "conf": spec.conf,
+        "label": spec.label,
+        "section": spec.section,
+        "expected": spec.expect,
+        **spec.result,
+    }
+
+
 def run_demo(port: int, out_path: Path) -> int:
     env = _env(port)
     bucket = env["MLOPS_BUCKET"]
@@ -236,65 +302,14 @@ def run_demo(port: int, out_path: Path) -> int:
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = env["AIRFLOW_CONN_AWS_DEFAULT"]
         client = storage.client_from_env()
         print(f"[demo] local S3 at {endpoint}, bucket s3://{bucket} (versioned)", flush=True)
-        from mlops import datagen
-        from mlops.config import load_dataset_config
-
-        scenario = datagen.Scenario(drift_start=DRIFT_START, bad_days=(BAD_DAY,))
-        summary["seed"] = {
-            "credit": datagen.seed_dataset(
-                client,
-                bucket,
-                load_dataset_config("credit"),
-                start=START,
-                days=DAYS,
-                rows_per_day=1500,
-                today=TODAY,
-                scenario=scenario,
-                log=lambda m: print(f"[demo] {m}", flush=True),
-            ),
-            "diabetes": datagen.seed_dataset(
-                client,
-                bucket,
-                load_dataset_config("diabetes"),
-                start=START,
-                days=DAYS,
-                rows_per_day=60,
-                today=TODAY,
-                log=lambda m: print(f"[demo] {m}", flush=True),
-            ),
-        }
-        summary["seed"]["scenario"] = {"bad_day": BAD_DAY.isoformat(), "drift_start": DRIFT_START.isoformat()}
+        summary["seed"] = _seed(client, bucket)
         failures = []
         for i, spec in enumerate(plan(), 1):
-            log_path = logs / f"{i:02d}_{spec.dag_id}_{spec.logical_date}.log"
-            started = time.monotonic()
-            print(f"[demo] {i:02d} {spec.dag_id} {spec.logical_date}: {spec.label} ...", flush=True)
-            _airflow(
-                env, ["dags", "test", spec.dag_id, spec.logical_date, "-c", json.dumps(spec.conf)], log_path
-            )
-            record = _run_record(db, spec.dag_id, spec.logical_date)
-            ok = record["state"] == spec.expect
-            spec.result = {**record, "seconds": round(time.monotonic() - started, 1), "log": str(log_path)}
-            verdict = "as expected" if ok else f"UNEXPECTED (expected {spec.expect})"
-            print(
-                f"[demo]    -> {record['state']} {verdict} in {spec.result['seconds']}s; log {log_path}",
-                flush=True,
-            )
-            if not ok:
+            summary["runs"].append(_run_one(env, db, logs, i, spec))
+            if summary["runs"][-1]["state"] != spec.expect:
                 failures.append(
-                    f"{spec.dag_id} {spec.logical_date}: {record['state']} (expected {spec.expect})"
+                    f"{spec.dag_id} {spec.logical_date}: {spec.result['state']} (expected {spec.expect})"
                 )
-            summary["runs"].append(
-                {
-                    "dag_id": spec.dag_id,
-                    "logical_date": spec.logical_date,
-                    "conf": spec.conf,
-                    "label": spec.label,
-                    "section": spec.section,
-                    "expected": spec.expect,
-                    **spec.result,
-                }
-            )
         summary.update(_sections(client, bucket))
     summary["seconds"] = round(time.monotonic() - t0, 1)
     summary["ok"] = not failures
@@ -307,7 +322,7 @@ def run_demo(port: int, out_path: Path) -> int:
 
 def render(summary: dict[str, Any]) -> str:
     """The human-readable summary."""
-    from mlops import demo_report
+    from mlops.dev import demo_report
 
     return demo_report.render(summary)
 

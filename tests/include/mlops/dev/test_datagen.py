@@ -6,7 +6,8 @@ from datetime import date
 
 import pandas as pd
 
-from mlops import artifacts, datagen, storage
+from mlops import artifacts, storage
+from mlops.dev import datagen
 
 DAY = date(2026, 1, 5)
 

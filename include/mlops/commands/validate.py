@@ -1,9 +1,10 @@
 """``mlops validate``: check one batch against its GX suite; ``mlops suites``: render the suites.
 
 ``mlops validate --dataset credit --input s3://bucket/data/credit/features/dt=2026-02-20/batch.parquet``
-exits 0 when the batch passes, 1 when it fails (one line per failed
-expectation) and 2 when the input cannot be read at all (missing, empty,
-truncated, header-only, wrong delimiter, not Parquet/CSV).
+exits 0 when the batch passes, 1 when any check fails (one line per problem; a
+missing target of a ``--labelled`` batch is a failed check too) and 2 when the
+input cannot be read as a table at all (missing, empty, truncated, header-only,
+wrong delimiter, not Parquet/CSV) or the config is invalid.
 
 ``mlops suites [--dataset NAME] [--check]`` renders include/expectations/<name>.json
 from the ``validation:`` section of include/configs/<name>.yaml (hand-written
@@ -50,12 +51,14 @@ def run(args) -> int:
     client = storage.client_from_env() if storage.is_s3(args.input) else None
     if args.record:
         try:
-            report = validation.validate_and_record(client, args.input, cfg, labelled=args.labelled)
+            report = validation.validate_and_record(
+                client, args.input, cfg, labelled=args.labelled, hint_style="cli"
+            )
         except validation.BatchRejected as err:
             report = err.report
     else:
         report = validation.validate_uri(
-            client, args.input, cfg, labelled=args.labelled, docs=bool(args.docs)
+            client, args.input, cfg, labelled=args.labelled, docs=bool(args.docs), hint_style="cli"
         )
     if args.docs and report.docs_html:
         with open(args.docs, "w") as fh:

@@ -18,13 +18,18 @@ Modules, in the order a batch meets them:
   :mod:`~mlops.validation.quarantine` copies the batch byte-for-byte to ``quarantine/`` with
   its result beside it (the original stays) and :class:`BatchRejected` is raised.
 - :mod:`~mlops.validation.results`: reading recorded results back and the per-batch summary.
+- :mod:`~mlops.validation.hints`: fix hints in the caller's words (``--labelled`` on the CLI,
+  ``Param labelled=true`` in a DAG, ``labelled=True`` in Python; ``hint_style=``).
+- :mod:`~mlops.validation.infer`: ``mlops init``: a dataset config (and so its suite) inferred
+  from a clean sample, SchemaGen-style (imported on demand, not re-exported here).
 
 Other steps never import this package: they read the ``ValidationResult`` beside a batch
 with :func:`mlops.artifacts.read_artifact`.
 """
 
 from mlops.artifacts import docs_uri
-from mlops.validation.batch import labels_uri_for, parse_batch_bytes, read_batch
+from mlops.validation.batch import is_labelled, labels_uri_for, parse_batch_bytes, read_batch
+from mlops.validation.hints import HINT_STYLES
 from mlops.validation.record import validate_and_record
 from mlops.validation.results import (
     BatchRejected,
@@ -45,6 +50,7 @@ from mlops.validation.suite import (
 )
 
 __all__ = [
+    "HINT_STYLES",
     "SCOPES",
     "BatchRejected",
     "ValidationReport",
@@ -52,6 +58,7 @@ __all__ = [
     "config_digest",
     "docs_uri",
     "is_accepted",
+    "is_labelled",
     "labels_uri_for",
     "load_suite",
     "parse_batch_bytes",

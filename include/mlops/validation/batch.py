@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from mlops import artifacts, storage
 from mlops.config import DatasetConfig
 from mlops.errors import InputReadError
+from mlops.validation.hints import DEFAULT_STYLE, hint
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,16 +41,22 @@ def _clearer(err: InputReadError, data: bytes, uri: str) -> InputReadError:
 
 
 def _type_csv(frame: pd.DataFrame, cfg: DatasetConfig) -> pd.DataFrame:
-    """CSV carries no types: parse the date column, keep ids and categories as strings."""
+    """CSV carries no types: parse the date column, keep string ids and categories as strings.
+
+    Booleans need nothing: pandas reads ``True``/``false`` as bool, and ``yes``/``no`` stays
+    text, which the type expectation names.
+    """
     import pandas as pd
 
     frame = frame.copy()
-    if cfg.date_column in frame and frame[cfg.date_column].dtype.kind not in "mM":
+    date = cfg.date_column
+    if date and date in frame and frame[date].dtype.kind not in "mM":
         try:
-            frame[cfg.date_column] = pd.to_datetime(frame[cfg.date_column], format="ISO8601")
+            frame[date] = pd.to_datetime(frame[date], format="ISO8601")
         except (ValueError, TypeError):
             pass  # left as text: the type expectation names the column
-    for col in (cfg.id_column, *cfg.features.categorical):
+    text_ids = (cfg.id_column,) if cfg.id_type == "string" else ()
+    for col in (*text_ids, *cfg.features.categorical):
         if col in frame and frame[col].dtype.kind in "iufb":
             frame[col] = frame[col].map(lambda x: x if pd.isna(x) else str(x)).astype("str")
     return frame
@@ -74,21 +81,22 @@ def parse_batch_bytes(data: bytes, uri: str, cfg: DatasetConfig) -> tuple[pd.Dat
 
 
 def _join_labels(
-    client, uri: str, frame: pd.DataFrame, cfg: DatasetConfig
-) -> tuple[pd.DataFrame, artifacts.LabelsSource]:
-    """The batch with its late labels joined on the id column, and the labels object used."""
+    client, uri: str, frame: pd.DataFrame, cfg: DatasetConfig, style: str
+) -> tuple[pd.DataFrame, artifacts.LabelsSource | None]:
+    """The batch with its late labels joined on the id column, and the labels object used.
+
+    A batch outside the ``features/dt=<day>/`` layout has no labels object: it is returned as
+    it is, and the labelled suite's column checks report the missing target (exit 1, not 2).
+    """
     lab_uri = labels_uri_for(uri)
     if lab_uri is None:
-        raise InputReadError(
-            f"Labelled validation of {uri} needs the target column {cfg.target!r} in the batch or labels "
-            f"at .../labels/dt=<day>/labels.parquet; {uri} has neither. Validate with labelled=False."
-        )
+        return frame, None
     try:
         lab_data, lab_head = storage.get_object(client, lab_uri)
     except InputReadError as err:
         raise InputReadError(
             f"Labels for {uri} are not there yet: {lab_uri} does not exist (labels land "
-            f"{cfg.label_delay_days} days after the batch). Validate with labelled=False or wait."
+            f"{cfg.label_delay_days} days after the batch). {hint('unlabelled', style, start=True)} or wait."
         ) from err
     labels, _ = parse_batch_bytes(lab_data, lab_uri, cfg)
     missing = [c for c in (cfg.id_column, cfg.target) if c not in labels.columns]
@@ -104,13 +112,20 @@ def _join_labels(
     return frame, source
 
 
+def is_labelled(frame: pd.DataFrame, cfg: DatasetConfig, labelled: bool) -> bool:
+    """Whether ``frame`` is checked with the target checks: asked for, or it carries its
+    target and the config says labelled batches do (``labels.in_features``)."""
+    return labelled or (cfg.labels.in_features and cfg.target in frame.columns)
+
+
 def read_batch(
-    client, uri: str, cfg: DatasetConfig, *, labelled: bool = False
+    client, uri: str, cfg: DatasetConfig, *, labelled: bool = False, hint_style: str = DEFAULT_STYLE
 ) -> tuple[pd.DataFrame, artifacts.BatchSource]:
     """Read a Parquet/CSV batch (S3 or local) and, if ``labelled``, join its late labels.
 
-    Returns ``(frame, source)``; ``source`` records the ETag, VersionId, size, sha256 and
-    format of the bytes read, and the labels object used.
+    With ``labels.in_features`` the target is never joined: it is in the batch or missing
+    (which the labelled suite reports). Returns ``(frame, source)``; ``source`` records the
+    ETag, VersionId, size, sha256 and format of the bytes read, and the labels object used.
 
     Raises
     ------
@@ -121,8 +136,8 @@ def read_batch(
     data, head = storage.get_object(client, uri)
     frame, fmt = parse_batch_bytes(data, uri, cfg)
     labels = None
-    if labelled and cfg.target not in frame.columns:
-        frame, labels = _join_labels(client, uri, frame, cfg)
+    if labelled and not cfg.labels.in_features and cfg.target not in frame.columns:
+        frame, labels = _join_labels(client, uri, frame, cfg, hint_style)
     source = artifacts.BatchSource(
         uri=uri,
         etag=head.get("ETag"),

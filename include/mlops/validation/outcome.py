@@ -2,20 +2,33 @@
 
 A line names the column, what was observed against what is allowed, a few offending values
 and the expectation, e.g. ``column "credit_score": 39.8% null (796 of 2000 rows; allowed
-2%) — expect_column_values_to_not_be_null``.
+2%) — expect_column_values_to_not_be_null``. Sample values are cut to 60 characters (the
+original length is shown), at most 5 per line, so a 1 MiB value never reaches a log line.
+
+:func:`with_context` adds what only the caller knows (checks not run on missing columns,
+fix hints in CLI or DAG words); :func:`summary_lines` gives one line per problem: a missing
+or renamed column is one schema line, not one line per expectation on it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops import artifacts
+from mlops.validation.hints import DEFAULT_STYLE, hint
+
+if TYPE_CHECKING:
+    from mlops.config import DatasetConfig
 
 #: GX result format: counts, percents and up to 5 sample values per expectation.
 PARTIAL_UNEXPECTED_COUNT = 5
+#: Longest sample value shown or recorded; longer ones are cut and their length shown.
+MAX_SAMPLE_CHARS = 60
+COLUMN_SET = "expect_table_columns_to_match_set"
 SCHEMA_TYPES = frozenset(
     {
         "expect_column_to_exist",
@@ -23,9 +36,19 @@ SCHEMA_TYPES = frozenset(
         "expect_column_values_to_be_in_type_list",
     }
 )
+TYPE_CHECKS = SCHEMA_TYPES - {"expect_column_to_exist"}
+CLASS_SHARE_RULE = "validation.class_shares."
 
 
 # ---------------------------------------------------------------- formatting
+def clip(x: Any, limit: int = MAX_SAMPLE_CHARS) -> Any:
+    """A JSON-safe sample: strings (and non-scalars, as text) cut to ``limit`` characters plus "…"."""
+    if x is None or isinstance(x, bool | int | float):
+        return x
+    text = x if isinstance(x, str) else str(x)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _fmt(x: Any) -> str:
     if isinstance(x, bool) or x is None:
         return str(x)
@@ -37,9 +60,11 @@ def _fmt(x: Any) -> str:
         if x.is_integer() and abs(x) < 1e15:
             return str(int(x))
         return f"{x:.4g}" if abs(x) < 1e4 else f"{x:.0f}"
-    if isinstance(x, str):
-        return repr(x)
-    return str(x)
+    text = x if isinstance(x, str) else str(x)
+    if len(text) > MAX_SAMPLE_CHARS:
+        shown = repr(text[:MAX_SAMPLE_CHARS]) if isinstance(x, str) else text[:MAX_SAMPLE_CHARS]
+        return f"{shown}… ({len(text)} chars)"
+    return repr(x) if isinstance(x, str) else text
 
 
 def _pct(p: float | None) -> str:
@@ -183,6 +208,31 @@ def _in_set(f: _Facts) -> Message:
     )
 
 
+def _not_in_set(f: _Facts) -> Message:
+    banned = _set(list(f.kw.get("value_set") or []))
+    return (
+        f"{_pct(f.pct)} of values in {banned} ({_rows(f.count)}; allowed {_pct(f.allowed_pct)}){f.eg}",
+        f"not in {banned}",
+    )
+
+
+def _class_share(f: _Facts) -> Message:
+    """Class balance from an in-set (share >= mostly) or not-in-set (share <= 1 - mostly) result."""
+    label = _fmt((f.kw.get("value_set") or [None])[0])
+    mostly = float(f.kw.get("mostly") or 1.0)
+    non_null = (f.total or 0) - (f.result.get("missing_count") or 0)
+    if f.etype == "expect_column_values_to_be_in_set":
+        share, allowed = 100.0 - (f.pct or 0.0), f">= {_pct(100 * mostly)}"
+        rows = non_null - (f.count or 0)
+    else:
+        share, allowed = f.pct or 0.0, f"<= {_pct(100 * (1 - mostly))}"
+        rows = f.count or 0
+    return (
+        f"class {label} is {_pct(share)} of labelled rows ({rows} of {non_null}; allowed {allowed})",
+        allowed,
+    )
+
+
 def _statistic(f: _Facts) -> Message:
     stat = "mean" if "mean" in f.etype else "median"
     return f"{stat} {_fmt(f.observed)} outside {f.bounds}", f.bounds
@@ -224,6 +274,7 @@ _MESSAGES: dict[str, Callable[[_Facts], Message]] = {
     "expect_column_values_to_be_unique": _unique,
     "expect_column_values_to_be_between": _values_between,
     "expect_column_values_to_be_in_set": _in_set,
+    "expect_column_values_to_not_be_in_set": _not_in_set,
     "expect_column_mean_to_be_between": _statistic,
     "expect_column_median_to_be_between": _statistic,
     "expect_column_quantile_values_to_be_between": _quantiles,
@@ -238,46 +289,138 @@ def outcome(res: dict[str, Any]) -> artifacts.ExpectationOutcome:
     meta = config.get("meta") or {}
     facts = _Facts.of(etype, kw, res.get("result") or {})
     error = _error_message(res.get("exception_info"))
+    rule = meta.get("rule")
     if error:
         text, allowed = f"could not be evaluated: {error.strip().splitlines()[0][:200]}", None
+    elif str(rule or "").startswith(CLASS_SHARE_RULE):
+        text, allowed = _class_share(facts)
     else:
         text, allowed = _MESSAGES.get(etype, _other)(facts)
     col = kw.get("column")
     where = f'column "{col}"' if col else "table"
+    observed = facts.observed
     return artifacts.ExpectationOutcome(
         expectation=etype,
         column=col,
         success=bool(res.get("success")),
         message=f"{where}: {text} — {etype}",
-        rule=meta.get("rule"),
+        rule=rule,
         scope=meta.get("scope", "all"),
-        observed=facts.observed,
+        observed=clip(observed, 200) if isinstance(observed, str) else observed,
         element_count=facts.total,
         unexpected_count=facts.count,
         unexpected_percent=None if facts.pct is None else round(float(facts.pct), 4),
         allowed=allowed,
-        samples=facts.samples,
+        samples=[clip(v) for v in facts.samples],
         error=error,
         kwargs=kw,
     )
 
 
+# ---------------------------------------------------------------- context only the caller has
+def _add(check: artifacts.ExpectationOutcome, note: str) -> artifacts.ExpectationOutcome:
+    """``check`` with ``note`` inserted before its `` — expectation`` suffix."""
+    head, sep, tail = check.message.rpartition(" — ")
+    message = f"{head}; {note}{sep}{tail}" if sep else f"{check.message}; {note}"
+    return dataclasses.replace(check, message=message)
+
+
+def _checks(n: int) -> str:
+    return f"{n} check{'' if n == 1 else 's'}"
+
+
+def _mismatch(check: artifacts.ExpectationOutcome) -> tuple[set[str], set[str]]:
+    """``(missing, unexpected)`` columns of a column-set check (its expected set vs the observed columns)."""
+    expected = set(check.kwargs.get("column_set") or ())
+    observed = set(check.observed) if isinstance(check.observed, list) else set()
+    unexpected = observed - expected if check.kwargs.get("exact_match", True) else set()
+    return expected - observed, unexpected
+
+
+def _column_set_notes(
+    check: artifacts.ExpectationOutcome, cfg: DatasetConfig, not_run: dict[str, int], style: str
+) -> list[str]:
+    missing, unexpected = _mismatch(check)
+    notes = []
+    skipped = sum(not_run.get(c, 0) for c in missing)
+    if skipped:
+        notes.append(f"{_checks(skipped)} on the missing columns not run")
+    if cfg.target in missing:
+        notes.append(
+            f"a labelled batch carries its target {cfg.target!r}: add the column, or "
+            f"{hint('unlabelled', style)}"
+        )
+    if cfg.target in unexpected:
+        notes.append(
+            f"the batch carries its target {cfg.target!r}: {hint('labelled', style)}, or set "
+            f"labels.in_features: true in include/configs/{cfg.name}.yaml"
+        )
+    return notes
+
+
+def with_context(
+    checks: list[artifacts.ExpectationOutcome],
+    cfg: DatasetConfig,
+    *,
+    not_run: dict[str, int] | None = None,
+    style: str = DEFAULT_STYLE,
+) -> list[artifacts.ExpectationOutcome]:
+    """Failed checks' messages completed with what GX does not know.
+
+    ``not_run`` counts the checks skipped per missing column; they are named on the
+    column-set line. A failed type check on a column counts the checks on it that could
+    not run, and an id column of the wrong type names ``id_type``. A target column that is
+    missing (labelled) or unexpected (unlabelled) gets the fix in ``style`` words.
+    """
+    not_run = not_run or {}
+    mistyped = {c.column for c in checks if not c.success and c.expectation in TYPE_CHECKS}
+    errored: dict[str, int] = {}
+    for c in checks:
+        if c.error and c.column in mistyped and c.expectation not in SCHEMA_TYPES:
+            errored[c.column] = errored.get(c.column, 0) + 1
+    out = []
+    for c in checks:
+        notes: list[str] = []
+        if c.success:
+            pass
+        elif c.expectation == COLUMN_SET:
+            notes = _column_set_notes(c, cfg, not_run, style)
+        elif c.expectation in TYPE_CHECKS:
+            if c.column == cfg.id_column and cfg.id_type == "string" and "int" in str(c.observed):
+                notes.append(
+                    f"set id_type: integer in include/configs/{cfg.name}.yaml if integer ids are right"
+                )
+            if errored.get(c.column):
+                notes.append(f"{_checks(errored[c.column])} on it could not run")
+        elif c.expectation == "expect_column_to_exist" and not_run.get(c.column):
+            notes.append(f"{_checks(not_run[c.column])} on it not run")
+        for note in notes:
+            c = _add(c, note)
+        out.append(c)
+    return out
+
+
 # ---------------------------------------------------------------- the verdict
 def summary_lines(failures: list[artifacts.ExpectationOutcome]) -> list[str]:
-    """One actionable line per failed expectation (empty when the batch passed).
+    """One actionable line per problem (empty when the batch passed).
 
-    Checks that could not run only because their column is missing or mistyped
-    are folded into that column's schema line.
+    Missing columns are one line, the column-set line (``missing columns [...]; unexpected
+    columns [...]``): their own ``expect_column_to_exist`` lines are folded into it. Checks
+    that could not run because their column is missing or mistyped are folded into that
+    schema line (:func:`with_context` counts them there).
     """
-    broken = {f.column for f in failures if f.expectation in SCHEMA_TYPES and f.column}
-    lines, folded = [], 0
+    missing: set[str] = set()
     for f in failures:
+        if f.expectation == COLUMN_SET:
+            missing |= _mismatch(f)[0]
+    broken = {f.column for f in failures if f.expectation in SCHEMA_TYPES and f.column}
+    lines = []
+    for f in failures:
+        if f.expectation == "expect_column_to_exist" and f.column in missing:
+            continue
         if f.error and f.column in broken and f.expectation not in SCHEMA_TYPES:
-            folded += 1
             continue
         lines.append(f.message)
-    if folded:
-        lines.append(f"(+{folded} checks on columns {sorted(broken)} could not run; fix the schema first)")
     return lines
 
 

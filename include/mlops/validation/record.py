@@ -8,7 +8,8 @@ import logging
 from mlops import artifacts, storage
 from mlops.config import DatasetConfig
 from mlops.errors import ArtifactSchemaError, ConfigError
-from mlops.validation.batch import read_batch
+from mlops.validation.batch import is_labelled, read_batch
+from mlops.validation.hints import DEFAULT_STYLE
 from mlops.validation.quarantine import quarantine, rejection
 from mlops.validation.results import ValidationReport, read_validation
 from mlops.validation.run import validate_frame
@@ -55,6 +56,7 @@ def validate_and_record(
     run_id: str | None = None,
     force: bool = False,
     raise_on_failure: bool = True,
+    hint_style: str = DEFAULT_STYLE,
 ) -> ValidationReport:
     """Validate an S3 batch and record the verdict; quarantine it on failure.
 
@@ -63,7 +65,8 @@ def validate_and_record(
     batch byte-for-byte (the validated version) to ``quarantine/<key>`` with the result and
     page beside the copy, leaves the original in place, and raises :class:`BatchRejected`.
     Idempotent: a batch whose bytes, labels and suite are unchanged since its recorded result
-    is not validated again (``report.cached``), unless ``force``.
+    is not validated again (``report.cached``), unless ``force``. ``hint_style`` (``dag`` from
+    the operator, ``cli`` from ``mlops validate``) picks the words of fix hints.
 
     Raises
     ------
@@ -83,14 +86,22 @@ def validate_and_record(
         artifacts.docs_uri(uri),
         artifacts.quarantine_uri(uri),
     )
-    frame, source = read_batch(client, uri, cfg, labelled=labelled)
+    frame, source = read_batch(client, uri, cfg, labelled=labelled, hint_style=hint_style)
+    labelled = is_labelled(frame, cfg, labelled)
     previous = None if force else _reusable(client, uri, source, cfg, labelled)
     if previous is not None:
         report = ValidationReport(previous, cached=True)
         log.info("already validated: %s (%s) -> reusing %s", uri, report.verdict_line(), val_uri)
     else:
         report = validate_frame(
-            frame, cfg, labelled=labelled, batch_uri=uri, docs=True, run_id=run_id, source=source
+            frame,
+            cfg,
+            labelled=labelled,
+            batch_uri=uri,
+            docs=True,
+            run_id=run_id,
+            source=source,
+            hint_style=hint_style,
         )
         result = dataclasses.replace(
             report.result,

@@ -18,8 +18,16 @@ from typing import TYPE_CHECKING, Any
 from mlops import artifacts
 from mlops.config import DatasetConfig
 from mlops.errors import ConfigError
-from mlops.validation.batch import read_batch
-from mlops.validation.outcome import PARTIAL_UNEXPECTED_COUNT, outcome, summary_lines, verdict_line
+from mlops.validation.batch import is_labelled, read_batch
+from mlops.validation.hints import DEFAULT_STYLE, check_style
+from mlops.validation.outcome import (
+    PARTIAL_UNEXPECTED_COUNT,
+    clip,
+    outcome,
+    summary_lines,
+    verdict_line,
+    with_context,
+)
 from mlops.validation.results import ValidationReport
 from mlops.validation.suite import load_suite, select_scope
 
@@ -100,6 +108,33 @@ def _docs_page(result) -> str | None:
         return None
 
 
+def _clip_samples(result: dict[str, Any]) -> dict[str, Any]:
+    """GX's sample lists with long values cut (they reach the Data Docs page and the result JSON)."""
+    out = dict(result)
+    if "partial_unexpected_list" in out:
+        out["partial_unexpected_list"] = [clip(v) for v in out["partial_unexpected_list"] or []]
+    if "partial_unexpected_counts" in out:
+        out["partial_unexpected_counts"] = [
+            {**c, "value": clip(c.get("value"))} if isinstance(c, dict) else c
+            for c in out["partial_unexpected_counts"] or []
+        ]
+    return out
+
+
+def _present(suite: dict[str, Any], columns: Any) -> tuple[dict[str, Any], dict[str, int]]:
+    """``suite`` without the checks on columns the batch lacks (their ``expect_column_to_exist``
+    stays and fails), and how many were left out per missing column. GX would run them and
+    report internal errors such as ``list index out of range``, one line each."""
+    have, keep, not_run = set(columns), [], {}
+    for e in suite["expectations"]:
+        col = (e.get("kwargs") or {}).get("column")
+        if col is None or col in have or e["type"] == "expect_column_to_exist":
+            keep.append(e)
+        else:
+            not_run[col] = not_run.get(col, 0) + 1
+    return {**suite, "expectations": keep}, not_run
+
+
 def _run_gx(df: pd.DataFrame, suite: dict[str, Any], *, run_name: str, docs: bool):
     """Run ``suite`` on ``df`` in a fresh ephemeral context; returns (GX result dict, Data Docs HTML or None).
 
@@ -124,8 +159,11 @@ def _run_gx(df: pd.DataFrame, suite: dict[str, Any], *, run_name: str, docs: boo
     run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
     result.meta["run_id"] = run_id
     result.meta["validation_time"] = run_id.run_time
+    raw = _plain(result.to_json_dict())  # full samples: the messages show their original length
+    for r in result.results:
+        r.result = _clip_samples(r.result)  # the page shows cut ones
     html = _docs_page(result) if docs else None
-    return _plain(result.to_json_dict()), html
+    return raw, html
 
 
 def fallback_html(result: artifacts.ValidationResult) -> str:
@@ -164,6 +202,7 @@ def validate_frame(
     docs: bool = False,
     run_id: str | None = None,
     source: artifacts.BatchSource | None = None,
+    hint_style: str = DEFAULT_STYLE,
 ) -> ValidationReport:
     """Validate a DataFrame against the dataset's GX suite (or ``suite``) in an ephemeral context.
 
@@ -171,22 +210,28 @@ def validate_frame(
     ----------
     df : the batch (features, plus the target when ``labelled``).
     cfg : the dataset config.
-    labelled : also run the labelled-scope expectations (target values, class balance).
+    labelled : also run the labelled-scope expectations (target values, class balance). With
+        ``labels.in_features`` a frame that has the target column is labelled anyway.
     batch_uri : where the frame came from, for messages and the result.
     suite : a suite dict (as :func:`build_suite` returns); default: the committed file.
     docs : also render the GX Data Docs page into ``report.docs_html``.
     run_id : the run that validates (names the GX run; recorded in the result).
     source : the exact bytes read (:func:`read_batch`); None for a frame built in memory.
+    hint_style : ``cli``, ``dag`` or ``python``: the words fix hints use (``--labelled``,
+        ``Param labelled=true``, ``labelled=True``).
 
     Returns
     -------
     ValidationReport
     """
     started = time.perf_counter()
+    check_style(hint_style)
+    labelled = is_labelled(df, cfg, labelled)
     suite = load_suite(cfg, labelled=labelled) if suite is None else select_scope(suite, labelled=labelled)
+    suite, not_run = _present(suite, df.columns)
     base = run_id or (batch_uri.rsplit("/", 2)[-2] if "/" in batch_uri else batch_uri)
     gx_result, html = _run_gx(df, suite, run_name=artifacts.safe_key(base)[:100] or "frame", docs=docs)
-    checks = _checks_in_suite_order(gx_result, suite)
+    checks = with_context(_checks_in_suite_order(gx_result, suite), cfg, not_run=not_run, style=hint_style)
     stats = gx_result.get("statistics") or {}
     result = artifacts.ValidationResult(
         dataset=cfg.name,
@@ -221,6 +266,7 @@ def validate_uri(
     labelled: bool = False,
     docs: bool = False,
     run_id: str | None = None,
+    hint_style: str = DEFAULT_STYLE,
 ) -> ValidationReport:
     """Read a Parquet or CSV batch from S3 (or a local path) and validate it; records nothing.
 
@@ -229,7 +275,14 @@ def validate_uri(
     InputReadError
         If the input cannot be read as a table at all (see :func:`read_batch`).
     """
-    frame, source = read_batch(client, uri, cfg, labelled=labelled)
+    frame, source = read_batch(client, uri, cfg, labelled=labelled, hint_style=hint_style)
     return validate_frame(
-        frame, cfg, labelled=labelled, batch_uri=uri, docs=docs, run_id=run_id, source=source
+        frame,
+        cfg,
+        labelled=labelled,
+        batch_uri=uri,
+        docs=docs,
+        run_id=run_id,
+        source=source,
+        hint_style=hint_style,
     )

@@ -5,6 +5,12 @@ renders it from the ``validation:`` section of the dataset config (``mlops suite
 NAME``); expectations whose ``meta.source`` is not ``"config"`` are hand-written and kept on
 regeneration. Each expectation has a ``meta.scope``: ``all``, ``labelled`` (training batches
 joined with their labels: target values and class balance) or ``unlabelled``.
+
+Column types: numeric features are int/float, categorical features strings, boolean features
+bool (numpy ``bool``, pandas ``boolean``, or Python bools with nulls); the id column is a string
+or, with ``id_type: integer``, any integer dtype; the date column (only when ``date_column`` is
+set) a datetime. The target's type follows ``validation.target_values`` (strings, booleans or
+numbers) and is numeric otherwise.
 """
 
 from __future__ import annotations
@@ -14,21 +20,26 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlops.config import CONFIG_DIR, EXPECTATIONS_DIR, DatasetConfig
+from mlops.config import DatasetConfig, config_path, expectations_dir
 from mlops.errors import ConfigError
 
 SCOPES = ("all", "labelled", "unlabelled")
 NUMERIC_TYPES = ["int64", "int32", "float64", "float32"]
+#: Every integer dtype GX knows by name: numpy's and pandas' nullable ones.
+INTEGER_TYPES = [
+    *(f"{u}int{b}" for u in ("", "u") for b in (8, 16, 32, 64)),
+    *(f"{u}Int{b}Dtype" for u in ("", "U") for b in (8, 16, 32, 64)),
+]
 
 
 def suite_path(dataset: str) -> Path:
-    """``include/expectations/<dataset>.json``."""
-    return EXPECTATIONS_DIR / f"{dataset}.json"
+    """``include/expectations/<dataset>.json`` (or under ``$MLOPS_EXPECTATIONS_DIR``)."""
+    return expectations_dir() / f"{dataset}.json"
 
 
 def config_digest(cfg: DatasetConfig) -> str:
     """Hash of the config keys a suite is built from; a stale suite file is refused at load time."""
-    keys = ("name", "task", "id_column", "date_column", "target", "features", "validation")
+    keys = ("name", "task", "id_column", "id_type", "date_column", "target", "features", "validation")
     data = {k: v for k, v in cfg.to_dict().items() if k in keys}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -62,13 +73,13 @@ def _check_columns(cfg: DatasetConfig) -> None:
     feats = set(cfg.feature_columns)
     numeric = set(cfg.features.numeric)
     checks = {
-        "null_tolerance": (set(v.null_tolerance), feats | {cfg.id_column, cfg.date_column, cfg.target}),
+        "null_tolerance": (set(v.null_tolerance), {*cfg.columns, cfg.target}),
         "ranges": (set(v.ranges), numeric),
         "value_sets": (set(v.value_sets), feats),
         "mean_ranges": (set(v.mean_ranges), numeric),
         "quantile_ranges": (set(v.quantile_ranges), numeric),
     }
-    where = CONFIG_DIR / f"{cfg.name}.yaml"
+    where = config_path(cfg.name)
     for key, (named, allowed) in checks.items():
         unknown = sorted(named - allowed)
         if unknown:
@@ -82,7 +93,31 @@ def _check_columns(cfg: DatasetConfig) -> None:
 
 
 def _base_columns(cfg: DatasetConfig) -> list[str]:
-    return [cfg.id_column, cfg.date_column, *cfg.feature_columns]
+    return list(cfg.columns)
+
+
+def _type_expectation(column: str, kind: str, rule: str, scope: str = "all") -> dict[str, Any]:
+    """The type check of one column: ``numeric``, ``integer``, ``string``, ``boolean`` or ``datetime``."""
+    if kind == "numeric":
+        return _exp(
+            "expect_column_values_to_be_in_type_list", rule, scope, column=column, type_list=NUMERIC_TYPES
+        )
+    if kind == "integer":
+        return _exp(
+            "expect_column_values_to_be_in_type_list", rule, scope, column=column, type_list=INTEGER_TYPES
+        )
+    type_ = {"string": "str", "boolean": "bool", "datetime": "datetime64"}[kind]
+    return _exp("expect_column_values_to_be_of_type", rule, scope, column=column, type_=type_)
+
+
+def target_kind(cfg: DatasetConfig) -> str:
+    """The target's type: ``string``/``boolean`` when every ``target_values`` entry is one, else ``numeric``."""
+    values = cfg.validation.target_values or ()
+    if values and all(isinstance(x, bool) for x in values):
+        return "boolean"
+    if values and all(isinstance(x, str) for x in values):
+        return "string"
+    return "numeric"
 
 
 # ---------------------------------------------------------------- the suite, section by section
@@ -113,18 +148,13 @@ def _schema_expectations(cfg: DatasetConfig) -> list[dict[str, Any]]:
     """Every column present, with its type."""
     exps = [_exp("expect_column_to_exist", "schema", column=c) for c in _base_columns(cfg)]
     exps.append(_exp("expect_column_to_exist", "schema", "labelled", column=cfg.target))
-    exps.append(_exp("expect_column_values_to_be_of_type", "schema", column=cfg.id_column, type_="str"))
-    exps.append(
-        _exp("expect_column_values_to_be_of_type", "schema", column=cfg.date_column, type_="datetime64")
-    )
-    exps += [
-        _exp("expect_column_values_to_be_in_type_list", "features.numeric", column=c, type_list=NUMERIC_TYPES)
-        for c in cfg.features.numeric
-    ]
-    exps += [
-        _exp("expect_column_values_to_be_of_type", "features.categorical", column=c, type_="str")
-        for c in cfg.features.categorical
-    ]
+    id_rule = "id_type" if cfg.id_type != "string" else "schema"  # "schema": the suites before id_type
+    exps.append(_type_expectation(cfg.id_column, cfg.id_type, id_rule))
+    if cfg.date_column:
+        exps.append(_type_expectation(cfg.date_column, "datetime", "schema"))
+    for kind in ("numeric", "categorical", "boolean"):
+        type_kind = "string" if kind == "categorical" else kind
+        exps += [_type_expectation(c, type_kind, f"features.{kind}") for c in getattr(cfg.features, kind)]
     return exps
 
 
@@ -194,13 +224,7 @@ def _target_expectations(cfg: DatasetConfig) -> list[dict[str, Any]]:
     v, tgt = cfg.validation, cfg.target
     exps = [
         _exp("expect_column_values_to_not_be_null", "target", "labelled", column=tgt),
-        _exp(
-            "expect_column_values_to_be_in_type_list",
-            "target",
-            "labelled",
-            column=tgt,
-            type_list=NUMERIC_TYPES,
-        ),
+        _type_expectation(tgt, target_kind(cfg), "target", "labelled"),
     ]
     if v.target_values:
         exps.append(
@@ -225,6 +249,36 @@ def _target_expectations(cfg: DatasetConfig) -> list[dict[str, Any]]:
     if v.target_mean_range:
         rule = "validation.target_mean_range"
         exps.append(_between("expect_column_mean_to_be_between", rule, tgt, v.target_mean_range, "labelled"))
+    return exps + _class_share_expectations(cfg)
+
+
+def _class_share_expectations(cfg: DatasetConfig) -> list[dict[str, Any]]:
+    """Class balance per class: ``share >= lo`` is "in {c}, mostly lo"; ``share <= hi`` is "not in {c}, mostly 1-hi"."""
+    exps = []
+    for label, (lo, hi) in cfg.validation.class_shares.items():
+        rule = f"validation.class_shares.{label}"
+        if lo > 0:
+            exps.append(
+                _exp(
+                    "expect_column_values_to_be_in_set",
+                    rule,
+                    "labelled",
+                    column=cfg.target,
+                    value_set=[label],
+                    mostly=_number(lo),
+                )
+            )
+        if hi < 1:
+            exps.append(
+                _exp(
+                    "expect_column_values_to_not_be_in_set",
+                    rule,
+                    "labelled",
+                    column=cfg.target,
+                    value_set=[label],
+                    mostly=_number(round(1 - hi, 6)),
+                )
+            )
     return exps
 
 

@@ -125,3 +125,70 @@ def test_positive_class_rejects_non_scalars(tmp_path):
     path = _write(tmp_path, lambda raw: raw.update(positive_class=[1]))
     with pytest.raises(ConfigError, match=r"key 'positive_class"):
         load_dataset_config(path)
+
+
+# ---------------------------------------------------------------- generality (issue 11)
+def test_date_column_is_optional_and_id_type_defaults_to_string(tmp_path):
+    cfg = load_dataset_config(_write(tmp_path, lambda raw: raw.pop("date_column")))
+    assert cfg.date_column is None and cfg.id_type == "string" and not cfg.labels.in_features
+    assert cfg.columns == ("application_id", *cfg.feature_columns)
+    assert load_dataset_config("credit").columns[:2] == ("application_id", "application_date")
+
+
+def test_boolean_features_and_boolean_value_sets_stay_booleans(tmp_path):
+    def mutate(raw):
+        raw["features"]["boolean"] = ["is_joint"]
+        raw["validation"]["value_sets"]["is_joint"] = [True, False]
+        raw["validation"]["target_values"] = [False, True]
+        raw["training"]["slice_columns"] = ["region", "is_joint"]
+
+    cfg = load_dataset_config(_write(tmp_path, mutate))
+    assert cfg.features.boolean == ("is_joint",) and cfg.feature_columns[-1] == "is_joint"
+    assert cfg.features.kind_of("is_joint") == "boolean" and cfg.features.kind_of("age") == "numeric"
+    assert [type(x) for x in cfg.validation.value_sets["is_joint"]] == [bool, bool]
+    assert [type(x) for x in cfg.validation.target_values] == [bool, bool]
+    assert cfg.validation.value_sets["loan_term_months"][0] == 12  # ints stay ints, strings stay strings
+    assert cfg.validation.value_sets["region"][0] == "north"
+
+
+def test_a_feature_in_two_kinds_is_refused(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["features"].update(boolean=["age"]))
+    with pytest.raises(ConfigError, match=r"feature 'age' is listed as both numeric and boolean"):
+        load_dataset_config(path)
+
+
+def test_labels_in_features_and_id_type_parse(tmp_path):
+    path = _write(tmp_path, lambda raw: raw.update(labels={"in_features": True}, id_type="integer"))
+    cfg = load_dataset_config(path)
+    assert cfg.labels.in_features and cfg.id_type == "integer"
+    with pytest.raises(ConfigError, match=r"key 'id_type'"):
+        load_dataset_config(_write(tmp_path, lambda raw: raw.update(id_type="uuid")))
+
+
+def test_class_shares_are_checked(tmp_path):
+    def shares(value):
+        return lambda raw: raw["validation"].update(class_shares=value)
+
+    cfg = load_dataset_config(_write(tmp_path, shares({0: [0.2, 0.99], 1: [0.01, 0.8]})))
+    assert cfg.validation.class_shares == {0: (0.2, 0.99), 1: (0.01, 0.8)}
+    with pytest.raises(ConfigError, match=r"class_shares names classes \[7\] that are not in"):
+        load_dataset_config(_write(tmp_path, shares({7: [0.1, 0.2]})))
+    with pytest.raises(ConfigError, match=r"class_shares\.0 is \[0\.2, 1\.5\]; shares must be in \[0, 1\]"):
+        load_dataset_config(_write(tmp_path, shares({0: [0.2, 1.5]})))
+
+
+def test_positive_class_is_for_binary_targets(tmp_path):
+    def mutate(raw):
+        raw["positive_class"] = 2
+        raw["validation"]["target_values"] = [0, 1, 2]
+
+    with pytest.raises(ConfigError, match=r"positive_class \(2\) applies to binary targets; .* 3 classes"):
+        load_dataset_config(_write(tmp_path, mutate))
+
+
+def test_config_dir_can_move(tmp_path, monkeypatch):
+    (tmp_path / "mine.yaml").write_text(
+        (CONFIG_DIR / "credit.yaml").read_text().replace("name: credit", "name: mine")
+    )
+    monkeypatch.setenv("MLOPS_CONFIG_DIR", str(tmp_path))
+    assert available_datasets() == ["mine"] and load_dataset_config("mine").name == "mine"

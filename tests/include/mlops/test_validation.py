@@ -8,6 +8,7 @@ import re
 import time
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from mlops import artifacts, storage, validation
@@ -28,7 +29,7 @@ def _lines(report) -> str:
 
 
 # ------------------------------------------------------------------ suites
-@pytest.mark.parametrize("dataset", ["credit", "diabetes"])
+@pytest.mark.parametrize("dataset", ["credit", "diabetes", "wine"])
 def test_committed_suite_matches_its_config(dataset):
     """include/expectations/<ds>.json is exactly what `mlops suites` renders from the YAML."""
     from mlops.config import load_dataset_config
@@ -72,6 +73,39 @@ def test_suite_covers_every_required_kind(credit_cfg):
     assert any(e["type"] == "expect_column_mean_to_be_between" for e in labelled)  # class balance
 
 
+def test_suite_follows_id_type_optional_date_and_boolean_features(credit_cfg, credit_day):
+    v = credit_cfg.validation
+    cfg = type(credit_cfg).model_validate(
+        {
+            **credit_cfg.to_dict(),
+            "date_column": None,
+            "id_type": "integer",
+            "features": {**credit_cfg.features.model_dump(), "boolean": ["is_joint"]},
+            "validation": {**v.model_dump(), "value_sets": {**v.value_sets, "is_joint": [True]}},
+        }
+    )
+    suite = validation.build_suite(cfg)
+    by_column = {}
+    for e in suite["expectations"]:
+        by_column.setdefault(e["kwargs"].get("column"), []).append(e)
+    assert "application_date" not in by_column
+    id_type = next(e for e in by_column["application_id"] if "type" in e["type"])
+    assert id_type["meta"]["rule"] == "id_type" and "uint64" in id_type["kwargs"]["type_list"]
+    assert {"type": "expect_column_values_to_be_of_type", "column": "is_joint", "type_": "bool"} in [
+        {"type": e["type"], **e["kwargs"]} for e in by_column["is_joint"]
+    ]
+    in_set = next(e for e in by_column["is_joint"] if e["type"] == "expect_column_values_to_be_in_set")
+    assert json.loads(json.dumps(in_set))["kwargs"]["value_set"] == [True]  # a boolean, not 1
+    assert type(in_set["kwargs"]["value_set"][0]) is bool
+    frame = credit_day[0].drop(columns=["application_date"])
+    frame = frame.assign(application_id=range(len(frame)), is_joint=[True] * (len(frame) - 1) + [False])
+    report = validation.validate_frame(frame, cfg, suite=suite)
+    assert report.summary_lines() == [
+        'column "is_joint": 0.1% of values not in {True} (1 row; allowed 0%), e.g. False'
+        " — expect_column_values_to_be_in_set"
+    ]
+
+
 def test_stale_suite_is_refused(credit_cfg):
     changed = credit_cfg.model_copy(
         update={"validation": credit_cfg.validation.model_copy(update={"min_rows": 7})}
@@ -93,7 +127,9 @@ def test_config_without_features_is_refused_before_a_suite_is_built(credit_cfg):
     from pydantic import ValidationError
 
     data = {**credit_cfg.to_dict(), "features": {"numeric": [], "categorical": []}}
-    with pytest.raises(ValidationError, match="at least one numeric or categorical feature is required"):
+    with pytest.raises(
+        ValidationError, match="at least one numeric, categorical or boolean feature is required"
+    ):
         type(credit_cfg).model_validate(data)
 
 
@@ -135,6 +171,34 @@ def test_clean_labelled_and_diabetes_batches_pass(credit_cfg, diabetes_cfg):
     assert validation.validate_frame(features.merge(labels), diabetes_cfg, labelled=True).success
 
 
+def _wine() -> pd.DataFrame:
+    """The sample include/configs/wine.yaml was inferred from (see the comment at its top)."""
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    frame = frame.rename(columns=lambda c: re.sub(r"[^a-z0-9]+", "_", c.lower()).strip("_"))
+    frame = frame.rename(columns={"target": "cultivar"})
+    frame.insert(0, "wine_id", range(1, len(frame) + 1))
+    return frame
+
+
+def test_wine_sample_and_resampled_days_pass_the_inferred_suite():
+    from mlops.config import load_dataset_config
+
+    cfg = load_dataset_config("wine")
+    assert cfg.date_column is None and cfg.id_type == "integer" and cfg.validation.target_values == (0, 1, 2)
+    sample = _wine()
+    assert validation.validate_frame(sample, cfg, labelled=True).success
+    for seed in range(3):
+        day = sample.sample(60, replace=True, random_state=seed).assign(wine_id=range(1000, 1060))
+        report = validation.validate_frame(day, cfg, labelled=True)
+        assert report.success, _lines(report)
+        assert validation.validate_frame(day.drop(columns=["cultivar"]), cfg).success
+    only_two = sample[sample.cultivar != 2]
+    text = _lines(validation.validate_frame(only_two, cfg, labelled=True))
+    assert 'column "cultivar": class 2 is 0% of labelled rows (0 of 130; allowed >= 3.8%)' in text
+
+
 def test_drifted_batch_still_passes(credit_cfg):
     """Drift is monitoring's business; validation rejects broken data, not shifted data."""
     features, _ = _day(credit_cfg, scenario=datagen.Scenario(drift_start=date(2026, 1, 1)))
@@ -163,11 +227,43 @@ def test_bad_generated_batch_names_column_expectation_and_share(credit_cfg):
 def test_schema_problems_are_named(credit_cfg, credit_day):
     frame = credit_day[0].drop(columns=["region"]).assign(surprise=1)
     frame["age"] = frame["age"].astype(str)
-    text = _lines(validation.validate_frame(frame, credit_cfg))
-    assert "missing columns ['region']" in text
-    assert "unexpected columns ['surprise']" in text
-    assert 'column "region": missing from the batch — expect_column_to_exist' in text
-    assert 'column "age": type str, expected one of int64|int32|float64|float32' in text
+    lines = validation.validate_frame(frame, credit_cfg).summary_lines()
+    assert len(lines) == 2, lines  # one line for the column set, one for the mistyped column
+    text = "\n".join(lines)
+    assert "table: missing columns ['region']; unexpected columns ['surprise']" in text
+    assert "3 checks on the missing columns not run" in text
+    assert (
+        'column "age": type str, expected one of int64|int32|float64|float32; 2 checks on it could not run'
+        in text
+    )
+    assert "could not be evaluated" not in text and "missing from the batch" not in text
+
+
+def test_a_renamed_column_is_one_schema_message(credit_cfg, credit_day):
+    report = validation.validate_frame(credit_day[0].rename(columns={"region": "Region"}), credit_cfg)
+    assert report.summary_lines() == [
+        "table: missing columns ['region']; unexpected columns ['Region'] (allow_extra_columns is false); "
+        "3 checks on the missing columns not run — expect_table_columns_to_match_set"
+    ]
+    assert not any(c.error for c in report.result.checks)  # nothing ran on the absent column
+
+
+def test_target_in_an_unlabelled_batch_names_the_fix(credit_cfg, credit_day):
+    features, labels = credit_day
+    lines = validation.validate_frame(features.merge(labels), credit_cfg, hint_style="cli").summary_lines()
+    assert lines == [
+        "table: unexpected columns ['default'] (allow_extra_columns is false); the batch carries its target "
+        "'default': validate with --labelled, or set labels.in_features: true in include/configs/credit.yaml "
+        "— expect_table_columns_to_match_set"
+    ]
+    in_features = credit_cfg.model_copy(
+        update={"labels": credit_cfg.labels.model_copy(update={"in_features": True})}
+    )
+    suite = validation.build_suite(in_features)
+    report = validation.validate_frame(features.merge(labels), in_features, suite=suite)
+    assert report.success and report.result.labelled, _lines(report)  # validated with the target checks
+    assert any(c.column == "default" and c.rule == "validation.target_values" for c in report.result.checks)
+    assert not validation.validate_frame(features, in_features, suite=suite).result.labelled
 
 
 def test_ids_categories_rows_and_required_nulls(credit_cfg, credit_day):
@@ -281,7 +377,17 @@ def test_csv_from_another_dataset_fails_on_schema(credit_cfg, diabetes_cfg, tmp_
     _day(diabetes_cfg, rows=30)[0].to_csv(path, index=False)
     assert main(["validate", "--dataset", "credit", "--input", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "missing columns" in out and "could not run; fix the schema first" in out
+    assert "missing columns" in out and "checks on the missing columns not run" in out
+    assert "could not be evaluated" not in out
+
+
+def test_labelled_batch_without_its_target_exits_1_with_a_cli_hint(credit_cfg, credit_day, tmp_path, capsys):
+    path = tmp_path / "batch.parquet"
+    credit_day[0].to_parquet(path)
+    assert main(["validate", "--dataset", "credit", "--input", str(path), "--labelled"]) == 1
+    out = capsys.readouterr().out
+    assert "missing columns ['default']" in out and "validate without --labelled" in out
+    assert "labelled=False" not in out
 
 
 # ------------------------------------------------------------------ record, quarantine, summary

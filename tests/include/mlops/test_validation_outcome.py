@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mlops import artifacts
-from mlops.validation.outcome import outcome, summary_lines, verdict_line
+from mlops.errors import ConfigError
+from mlops.validation.outcome import outcome, summary_lines, verdict_line, with_context
 
 
 def _res(etype, kwargs, result=None, *, success=False, meta=None, exception=None):
@@ -200,17 +201,93 @@ def _check(expectation, column, *, error=None, success=False):
 
 def test_checks_that_could_not_run_fold_into_the_schema_line():
     failures = [
-        _check("expect_column_to_exist", "region"),
+        _check("expect_column_values_to_be_of_type", "region"),
         _check("expect_column_values_to_be_in_set", "region", error="KeyError"),
         _check("expect_column_values_to_not_be_null", "region", error="KeyError"),
         _check("expect_column_mean_to_be_between", "age"),
     ]
     assert summary_lines(failures) == [
-        "region: expect_column_to_exist",
+        "region: expect_column_values_to_be_of_type",
         "age: expect_column_mean_to_be_between",
-        "(+2 checks on columns ['region'] could not run; fix the schema first)",
     ]
     assert summary_lines([]) == []
+
+
+def _column_set(expected, observed, **kw):
+    return artifacts.ExpectationOutcome(
+        expectation="expect_table_columns_to_match_set",
+        column=None,
+        success=False,
+        message="table: mismatch — expect_table_columns_to_match_set",
+        observed=observed,
+        kwargs={"column_set": expected, "exact_match": True, **kw},
+    )
+
+
+def test_a_missing_or_renamed_column_is_one_schema_line():
+    failures = [
+        _column_set(["id", "region", "age"], ["id", "Region", "age"]),
+        _check("expect_column_to_exist", "region"),
+    ]
+    assert summary_lines(failures) == ["table: mismatch — expect_table_columns_to_match_set"]
+
+
+def test_context_counts_checks_not_run_and_hints_in_the_callers_words(credit_cfg):
+    missing_target = _column_set(["application_id", "default"], ["application_id"])
+    extra_target = _column_set(["application_id"], ["application_id", "default"])
+    id_type = artifacts.ExpectationOutcome(
+        expectation="expect_column_values_to_be_of_type",
+        column="application_id",
+        success=False,
+        message='column "application_id": type int64, expected str — expect_column_values_to_be_of_type',
+        observed="int64",
+    )
+    cli = with_context([missing_target, id_type], credit_cfg, not_run={"default": 3}, style="cli")
+    assert cli[0].message == (
+        "table: mismatch; 3 checks on the missing columns not run; a labelled batch carries its target "
+        "'default': add the column, or validate without --labelled — expect_table_columns_to_match_set"
+    )
+    assert "set id_type: integer in include/configs/credit.yaml" in cli[1].message
+    dag = with_context([extra_target], credit_cfg, style="dag")[0].message
+    assert "trigger with Param labelled=true, or set labels.in_features: true" in dag
+    py = with_context([extra_target], credit_cfg)[0].message
+    assert "validate with labelled=True" in py
+    with pytest.raises(ConfigError, match="'hint_style' parameter must be one of"):
+        with_context([extra_target], credit_cfg, style="web")
+
+
+def test_long_sample_values_are_cut_with_their_length_shown():
+    huge = "x" * (1 << 20)
+    res = _res(
+        "expect_column_values_to_be_in_set",
+        {"column": "colour", "value_set": ["red"]},
+        {"unexpected_count": 6, "unexpected_percent": 6.0, "element_count": 100,
+         "partial_unexpected_list": [huge, "y" * 61, "b", "c", "d", "e", "f"]},
+    )  # fmt: skip
+    out = outcome(res)
+    assert f"'{'x' * 60}'… (1048576 chars)" in out.message and "(61 chars)" in out.message
+    assert len(out.message) < 400 and "'f'" not in out.message  # at most 5 samples
+    assert out.samples == ["x" * 60 + "…", "y" * 60 + "…", "b", "c", "d"]
+
+
+def test_class_share_lines_name_the_class_and_its_share():
+    low = _res(
+        "expect_column_values_to_be_in_set",
+        {"column": "cultivar", "value_set": [2], "mostly": 0.1},
+        {"unexpected_count": 95, "unexpected_percent": 95.0, "element_count": 100},
+        meta={"rule": "validation.class_shares.2", "scope": "labelled"},
+    )
+    assert outcome(low).message == (
+        'column "cultivar": class 2 is 5% of labelled rows (5 of 100; allowed >= 10%) '
+        "— expect_column_values_to_be_in_set"
+    )
+    high = _res(
+        "expect_column_values_to_not_be_in_set",
+        {"column": "cultivar", "value_set": [True], "mostly": 0.3},
+        {"unexpected_count": 80, "unexpected_percent": 80.0, "element_count": 100},
+        meta={"rule": "validation.class_shares.True", "scope": "labelled"},
+    )
+    assert "class True is 80% of labelled rows (80 of 100; allowed <= 70%)" in outcome(high).message
 
 
 def test_verdict_line_names_failed_expectations_once():

@@ -54,7 +54,18 @@ def test_dag_files_have_no_heavy_top_level_imports():
 
 MLOPS = REPO / "include" / "mlops"
 STEPS = {"validation", "training", "evaluation", "registry", "scoring", "monitoring"}
-GROUND = {"config", "storage", "artifacts", "metrics", "errors", "serialization", "models", "profiling", "_util"}
+GROUND = {
+    "config",
+    "storage",
+    "tables",
+    "artifacts",
+    "metrics",
+    "errors",
+    "serialization",
+    "models",
+    "profiling",
+    "_util",
+}
 MAX_MODULE_LINES = 700
 MAX_FUNCTION_LINES = 80
 

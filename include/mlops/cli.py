@@ -4,7 +4,11 @@ Each subcommand lives in its own module under :mod:`mlops.commands` and
 exposes ``register(subparsers)``; modules are discovered, so adding a command
 never touches this file. Every subcommand takes ``--json``.
 
-Exit codes: 0 success, 1 a check failed (e.g. validation), 2 bad input or usage.
+Exit codes: 0 success, 1 a check failed (e.g. validation), 2 bad input or usage, or an S3
+outage: then the one line ``ERROR: cannot reach S3 endpoint <url>: <what>; check <what>``
+(:func:`mlops.storage.describe_outage`) and no traceback. The S3 client
+(:func:`mlops.storage.client_from_env`) fails fast (short timeouts, one retry) and refuses a
+bucket without versioning.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pkgutil
 import sys
 from typing import Any
 
+from mlops import storage
 from mlops.errors import ConfigError, InputReadError, MLOpsError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -57,12 +62,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     try:
         return int(args.func(args) or EXIT_OK)
-    except (InputReadError, ConfigError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except MLOpsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_FAILED
+    except Exception as err:
+        if storage.describe_outage(err) is not None:
+            # a client was built, so the connection parses: its endpoint names a ClientError's
+            outage = storage.describe_outage(err, storage.endpoint_from_env())
+            print("ERROR: " + " ".join(str(outage).split()), file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if isinstance(err, InputReadError | ConfigError):
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if isinstance(err, MLOpsError):
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_FAILED
+        raise
 
 
 if __name__ == "__main__":

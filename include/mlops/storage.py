@@ -12,23 +12,28 @@ keeps the CLI usable on files. Bucket paths and file names live in
 Errors are translated at this boundary: a missing object or version raises
 :class:`~mlops.errors.InputReadError`, a refused conditional request (HTTP 412)
 raises :class:`PreconditionFailed`. Other errors (throttling, network) propagate
-unchanged so that task retries apply.
+unchanged so that task retries apply; :func:`describe_outage` names the endpoint and what to check.
+
+Every write (:func:`put_bytes`, :func:`copy`, :func:`start_multipart`) is encrypted at rest:
+SSE-S3 (``AES256``), or SSE-KMS with the key id in ``$MLOPS_SSE_KMS_KEY_ID``. :func:`ensure_bucket`
+turns on default encryption and versioning; :func:`require_versioned_bucket` refuses a bucket without it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlparse, urlsplit
 
-from mlops.errors import InputReadError, MLOpsError
+from mlops.errors import ConfigError, InputReadError, MLOpsError
+from mlops.tables import frame_to_parquet_bytes, read_table_bytes  # re-exported: storage.read_table_bytes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,10 +41,28 @@ if TYPE_CHECKING:
 DEFAULT_BUCKET = os.environ.get("MLOPS_BUCKET", "mlops-demo")
 AWS_CONN_ENV = "AIRFLOW_CONN_AWS_DEFAULT"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: A KMS key id or ARN here switches every write from SSE-S3 (AES256) to SSE-KMS with that key.
+SSE_KMS_KEY_ENV = "MLOPS_SSE_KMS_KEY_ID"
+#: botocore settings of :func:`client_from_env` (the CLI): fail fast on a dead endpoint.
+#: A connection's ``extra.config_kwargs`` overrides them, as it does for Airflow's S3Hook.
+CLI_CLIENT_CONFIG: dict[str, Any] = {"connect_timeout": 5, "retries": {"total_max_attempts": 2}}
+#: S3 error codes that mean "the service is struggling", whatever the HTTP status says.
+TRANSIENT_ERROR_CODES = frozenset(
+    {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException"}
+)
+_VERSIONED: set[tuple[str, str]] = set()  # (endpoint, bucket) pairs checked by require_versioned_bucket
 
 
 class PreconditionFailed(MLOpsError):
     """A conditional write (If-Match / If-None-Match) was refused with HTTP 412."""
+
+
+class StorageUnavailable(MLOpsError):
+    """The S3 endpoint could not be reached, timed out or answered 5xx (:func:`describe_outage`)."""
+
+
+class UnversionedBucketError(ConfigError):
+    """The bucket does not keep object versions; nothing in this package runs against it."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +95,7 @@ def make_client(
     region_name: str | None = None,
     access_key: str | None = None,
     secret_key: str | None = None,
+    config_kwargs: Mapping[str, Any] | None = None,
 ):
     """Build a boto3 S3 client; ``None`` arguments fall back to boto3's defaults.
 
@@ -83,6 +107,8 @@ def make_client(
         Defaults to ``AWS_DEFAULT_REGION``, then ``us-east-1``.
     access_key, secret_key : str, optional
         Static credentials; without them boto3's default credential chain applies.
+    config_kwargs : mapping, optional
+        ``botocore.config.Config`` arguments, e.g. ``{"connect_timeout": 5, "retries": {"total_max_attempts": 2}}``.
     """
     import boto3
 
@@ -94,37 +120,55 @@ def make_client(
     if access_key:
         kwargs["aws_access_key_id"] = access_key
         kwargs["aws_secret_access_key"] = secret_key
+    if config_kwargs:
+        from botocore.config import Config
+
+        kwargs["config"] = Config(**dict(config_kwargs))
     return boto3.client("s3", **kwargs)
 
 
-def client_from_env(conn_env: str = AWS_CONN_ENV):
-    """Build a boto3 S3 client from the Airflow connection in ``conn_env``.
-
-    Accepts the JSON form (``{"conn_type": "aws", "login": ..., "extra": {...}}``)
-    and the URI form (``aws://key:secret@/?endpoint_url=...``). With the variable
-    unset, boto3's default credential chain applies (real AWS).
-    """
+def _connection(conn_env: str) -> tuple[dict[str, Any], str | None, str | None]:
+    """``(extra, login, password)`` of the Airflow connection in ``conn_env`` (JSON or URI form)."""
     raw = os.environ.get(conn_env, "").strip()
     if raw.startswith("{"):
         conn = json.loads(raw)
         extra = conn.get("extra") or {}
         if isinstance(extra, str):
             extra = json.loads(extra or "{}")
-        key, secret = conn.get("login"), conn.get("password")
-    elif raw:
+        return extra, conn.get("login"), conn.get("password")
+    if raw:
         from urllib.parse import parse_qsl
 
         parsed = urlparse(raw)
         extra = dict(parse_qsl(parsed.query))
-        key, secret = unquote(parsed.username or ""), unquote(parsed.password or "")
-    else:
-        extra, key, secret = {}, None, None
-    return make_client(
+        return extra, unquote(parsed.username or ""), unquote(parsed.password or "")
+    return {}, None, None
+
+
+def client_from_env(conn_env: str = AWS_CONN_ENV, *, require_versioned: bool = True):
+    """Build a boto3 S3 client from the Airflow connection in ``conn_env`` (the CLI's client).
+
+    Accepts the JSON form (``{"conn_type": "aws", "login": ..., "extra": {...}}``) and the URI
+    form (``aws://key:secret@/?endpoint_url=...``); unset, boto3's default chain applies (AWS).
+    Timeouts and retries: :data:`CLI_CLIENT_CONFIG` updated with ``extra.config_kwargs``. With
+    ``require_versioned``, any bucket without versioning is refused (:func:`guard_versioned_buckets`).
+    """
+    extra, key, secret = _connection(conn_env)
+    overrides = extra.get("config_kwargs") or {}
+    overrides = json.loads(overrides) if isinstance(overrides, str) else overrides
+    client = make_client(
         endpoint_url=extra.get("endpoint_url") or None,
         region_name=extra.get("region_name") or None,
         access_key=key or None,
         secret_key=secret,
+        config_kwargs={**CLI_CLIENT_CONFIG, **overrides},
     )
+    return guard_versioned_buckets(client) if require_versioned else client
+
+
+def endpoint_from_env(conn_env: str = AWS_CONN_ENV) -> str | None:
+    """The ``endpoint_url`` of the connection in ``conn_env`` (``None``: boto3's AWS default)."""
+    return _connection(conn_env)[0].get("endpoint_url") or None
 
 
 # ---------------------------------------------------------------- uris
@@ -160,6 +204,126 @@ def is_precondition_failed(err: Exception) -> bool:
 
 def is_conflict(err: Exception) -> bool:
     return _code(err) in ("ConditionalRequestConflict", "409", "OperationAborted") or _status(err) == 409
+
+
+# ---------------------------------------------------------------- outages
+def _outage(err: BaseException) -> BaseException | None:
+    """The botocore outage error in ``err`` or its causes (an MLOpsError may wrap one), else ``None``."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionError | HTTPClientError):
+            return current
+        if isinstance(current, ClientError):
+            server = _status(current) >= 500 and _code(current) != "NotImplemented"
+            return current if server or _code(current) in TRANSIENT_ERROR_CODES else None
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def describe_outage(err: BaseException, endpoint: str | None = None) -> str | None:
+    """``cannot reach S3 endpoint <url>: <what>; check <what>`` for an outage, else ``None``.
+
+    Outages: botocore connection errors and timeouts, dropped connections, and ``ClientError`` with
+    HTTP 5xx or a throttling code, in ``err`` or its causes. ``endpoint`` names the endpoint of a
+    ``ClientError`` (which does not carry its URL).
+    """
+    from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
+
+    found = _outage(err)
+    if found is None:
+        return None
+    url = str(getattr(found, "kwargs", {}).get("endpoint_url") or endpoint or "")
+    parts = urlsplit(url)
+    where = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "(the default AWS S3 endpoint)"
+    if isinstance(found, ClientError):
+        error = found.response.get("Error", {})
+        what = f"HTTP {_status(found)} {error.get('Code')} on {found.operation_name} ({error.get('Message')})"
+        check = "the storage service's health, logs and capacity, then retry"
+    elif isinstance(found, ConnectTimeoutError | ReadTimeoutError):
+        what = f"timed out ({type(found).__name__})"
+        check = "that the storage service is up and not overloaded, and the network path to it"
+    else:
+        reason = re.search(r"\[Errno -?\d+\] ([^)'\"]+)", str(getattr(found, "kwargs", {}).get("error", "")))
+        what = f"{reason.group(1).strip() if reason else 'connection failed'} ({type(found).__name__})"
+        check = f"that the service is running, and the connection's endpoint_url ({AWS_CONN_ENV}) and network"
+    return f"cannot reach S3 endpoint {where}: {what}; check {check}"
+
+
+def as_outage(err: BaseException, endpoint: str | None = None) -> StorageUnavailable | None:
+    """A :class:`StorageUnavailable` carrying :func:`describe_outage`'s line, or ``None``."""
+    message = describe_outage(err, endpoint)
+    return None if message is None else StorageUnavailable(message)
+
+
+# ---------------------------------------------------------------- encryption and versioning
+def sse_args() -> dict[str, str]:
+    """The server-side encryption arguments of every write: SSE-KMS with ``$MLOPS_SSE_KMS_KEY_ID``, else SSE-S3."""
+    key_id = os.environ.get(SSE_KMS_KEY_ENV, "").strip()
+    if key_id:
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_id}
+    return {"ServerSideEncryption": "AES256"}
+
+
+def _check_encryption_refusal(err: Exception, where: str) -> None:
+    """Raise a clear ConfigError if the endpoint refused our encryption (MinIO without KMS, a bad key)."""
+    code = _code(err)
+    message = str((getattr(err, "response", None) or {}).get("Error", {}).get("Message", ""))
+    if code == "NotImplemented" or "KMS" in code + message or "ncryption" in message:
+        raise ConfigError(
+            f"S3 refused server-side encryption {sse_args()} for {where} ({code}: {message}); every write is "
+            f"encrypted: configure the service's KMS (MinIO: MINIO_KMS_SECRET_KEY) or fix {SSE_KMS_KEY_ENV}."
+        ) from err
+
+
+def require_versioned_bucket(client, bucket: str) -> None:
+    """Refuse a bucket without versioning; checked once per process, endpoint and bucket.
+
+    Raises :class:`UnversionedBucketError` (saying how to enable versioning) unless versioning is
+    ``Enabled``, and :class:`~mlops.errors.ConfigError` for a missing or unreadable bucket.
+    """
+    endpoint = str(client.meta.endpoint_url)
+    if (endpoint, bucket) in _VERSIONED:
+        return
+    try:
+        status = client.get_bucket_versioning(Bucket=bucket).get("Status")
+    except Exception as err:
+        if not _code(err) or _outage(err) is not None:
+            raise
+        fix = "grant s3:GetBucketVersioning to these credentials"
+        if is_not_found(err) or _code(err) == "NoSuchBucket":
+            fix = "check --bucket / MLOPS_BUCKET, or create it with `mlops seed` (versioned and encrypted)"
+        raise ConfigError(f"Cannot check bucket {bucket!r} at {endpoint} ({_code(err)}); {fix}.") from err
+    if status != "Enabled":
+        raise UnversionedBucketError(
+            f"Bucket {bucket!r} at {endpoint} is not versioned (versioning: {status or 'never enabled'}); "
+            "the registry's pointer history, audit trail and pinned reads need every object version. "
+            f"Enable it: `aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration "
+            f"Status=Enabled` (MinIO: `mc version enable <alias>/{bucket}`), then re-run."
+        )
+    _VERSIONED.add((endpoint, bucket))
+
+
+def guard_versioned_buckets(client):
+    """Make ``client`` call :func:`require_versioned_bucket` before its first request to each bucket.
+
+    Bucket-level calls (``CreateBucket``, ``PutBucketVersioning``, ...) pass, so that :func:`ensure_bucket`
+    still works; so does an outage (unchecked, not cached): the request itself reports it. Returns ``client``.
+    """
+
+    def check(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if params.get("Bucket") and "Bucket" not in model.name:
+            try:
+                require_versioned_bucket(client, params["Bucket"])
+            except Exception as err:
+                if _outage(err) is None:
+                    raise
+
+    client.meta.events.register("before-parameter-build.s3", check, unique_id="mlops-require-versioned")
+    return client
 
 
 # ---------------------------------------------------------------- objects
@@ -300,6 +464,7 @@ def put_bytes(
         return PutResult(uri, hashlib.md5(data).hexdigest(), None)
     bucket, key = parse_uri(uri)
     kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": data, "ContentType": content_type}
+    kwargs.update(sse_args())
     if if_none_match:
         kwargs["IfNoneMatch"] = "*"
     if if_match:
@@ -312,6 +477,7 @@ def put_bytes(
         if is_precondition_failed(err):
             condition = "If-None-Match *: the key already exists" if if_none_match else f"If-Match {if_match}"
             raise _refused(uri, condition) from err
+        _check_encryption_refusal(err, uri)
         raise
     return PutResult(uri, resp.get("ETag", ""), resp.get("VersionId"))
 
@@ -375,10 +541,8 @@ def list_uris(client, prefix_uri: str) -> list[str]:
 def list_versions(client, prefix_uri: str) -> list[ObjectVersion]:
     """Every version and delete marker of every object under a prefix (``list_object_versions``).
 
-    Sorted by key, then newest first within a key (the latest one, then by
-    ``LastModified``). A key-exact
-    listing is the prefix listing filtered on ``v.key``: a prefix ``a/b`` also
-    matches ``a/bc``.
+    Sorted by key, then newest first within a key (the latest one, then by ``LastModified``).
+    A key-exact listing is the prefix listing filtered on ``v.key``: a prefix ``a/b`` also matches ``a/bc``.
     """
     bucket, prefix = parse_uri(prefix_uri)
     out: list[ObjectVersion] = []
@@ -430,7 +594,7 @@ def copy(
     source: dict[str, str] = {"Bucket": sb, "Key": sk}
     if version_id:
         source["VersionId"] = version_id
-    kwargs: dict[str, Any] = {"Bucket": db, "Key": dk, "CopySource": source}
+    kwargs: dict[str, Any] = {"Bucket": db, "Key": dk, "CopySource": source, **sse_args()}
     if metadata is not None:
         kwargs["Metadata"] = {str(k): str(v) for k, v in metadata.items()}
         kwargs["MetadataDirective"] = "REPLACE"
@@ -439,6 +603,7 @@ def copy(
     except Exception as err:
         if is_not_found(err):
             raise _not_found(src_uri, version_id) from err
+        _check_encryption_refusal(err, dst_uri)
         raise
     return PutResult(dst_uri, resp.get("CopyObjectResult", {}).get("ETag", ""), resp.get("VersionId"))
 
@@ -462,7 +627,12 @@ def start_multipart(client, uri: str, *, content_type: str = "application/octet-
     (an abandoned one keeps its parts, and their cost, until a lifecycle rule clears them).
     """
     bucket, key = parse_uri(uri)
-    return client.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
+    try:
+        resp = client.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type, **sse_args())
+    except Exception as err:
+        _check_encryption_refusal(err, uri)
+        raise
+    return resp["UploadId"]
 
 
 def upload_part(client, uri: str, upload_id: str, part_number: int, data: bytes) -> str:
@@ -494,7 +664,7 @@ def list_buckets(client) -> list[str]:
 
 
 def ensure_bucket(client, bucket: str, *, versioning: bool = True) -> None:
-    """Create ``bucket`` if missing and turn on versioning (idempotent)."""
+    """Create ``bucket`` if missing, turn on versioning and default encryption (:func:`sse_args`); idempotent."""
     try:
         client.head_bucket(Bucket=bucket)
     except Exception as err:
@@ -503,6 +673,16 @@ def ensure_bucket(client, bucket: str, *, versioning: bool = True) -> None:
         client.create_bucket(Bucket=bucket)
     if versioning:
         client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    sse = sse_args()
+    default = {"SSEAlgorithm": sse["ServerSideEncryption"]}
+    if "SSEKMSKeyId" in sse:
+        default["KMSMasterKeyID"] = sse["SSEKMSKeyId"]
+    rules = [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": "SSEKMSKeyId" in sse}]
+    try:
+        client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
+    except Exception as err:
+        _check_encryption_refusal(err, f"bucket {bucket!r}")
+        raise
 
 
 # ---------------------------------------------------------------- tables
@@ -510,65 +690,8 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def frame_to_parquet_bytes(df: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
-    return buf.getvalue()
-
-
 def write_parquet(client, uri: str, df: pd.DataFrame, **kwargs: Any) -> PutResult:
     return put_bytes(client, uri, frame_to_parquet_bytes(df), **kwargs)
-
-
-def read_table_bytes(data: bytes, uri: str) -> pd.DataFrame:
-    """Parse Parquet or CSV bytes into a DataFrame with a clear error for bad input.
-
-    Raises
-    ------
-    InputReadError
-        For an empty object, a truncated or corrupt Parquet file, a header-only
-        CSV, a CSV with the wrong delimiter, or bytes that are neither format.
-    """
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if not data:
-        raise InputReadError(
-            f"{uri} is empty (0 bytes); the upstream export wrote nothing. Re-export the batch."
-        )
-    if data[:4] == b"PAR1":
-        if data[-4:] != b"PAR1":
-            raise InputReadError(
-                f"{uri} is a truncated Parquet file ({len(data)} bytes, no footer); re-upload the complete file."
-            )
-        try:
-            return pq.read_table(pa.BufferReader(data)).to_pandas()
-        except Exception as err:
-            raise InputReadError(f"{uri} is a corrupt Parquet file: {err}. Re-export the batch.") from err
-    if uri.endswith(".parquet"):
-        raise InputReadError(
-            f"{uri} is named .parquet but is not a Parquet file (first bytes {data[:8]!r}); "
-            "check the upstream export format."
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputReadError(
-            f"{uri} is neither Parquet nor UTF-8 CSV (binary content); supported formats: .parquet, .csv."
-        ) from err
-    try:
-        df = pd.read_csv(io.StringIO(text))
-    except Exception as err:
-        raise InputReadError(f"{uri} could not be parsed as CSV: {err}.") from err
-    if df.shape[1] <= 1 and any(sep in text.splitlines()[0] for sep in (";", "\t", "|")):
-        raise InputReadError(
-            f"{uri} parsed as a single column {list(df.columns)[:1]}: wrong delimiter? "
-            "Batches must be comma-separated CSV or Parquet."
-        )
-    if df.empty:
-        raise InputReadError(f"{uri} has a header but no rows ({len(df.columns)} columns, 0 rows).")
-    return df
 
 
 def read_table(client, uri: str) -> pd.DataFrame:

@@ -2,8 +2,11 @@
 
 Errors are translated in one place, :func:`fail_fast_on_bad_input`:
 
-- bad data, config or integrity (:data:`PERMANENT_ERRORS`) fail the task at once
-  (``AirflowFailException``, no retries);
+- bad data, config, user input or integrity (:data:`PERMANENT_ERRORS`) fail the task at once:
+  the library's message (what, value, fix) is logged as one ERROR line and raised as
+  ``AirflowFailException(message) from None`` (no retries, no chained traceback of library
+  and botocore errors; the original stays reachable as ``__context__``). Airflow itself still
+  logs "Task failed with exception" with the stack of that one ``AirflowFailException``;
 - an S3 outage (connection refused, timeout, HTTP 5xx; see :func:`describe_outage`) becomes one
   ERROR line naming the endpoint and what to check, and a :class:`StorageUnavailableError`, which
   Airflow retries with the DAG's exponential backoff;
@@ -55,10 +58,16 @@ class StorageUnavailableError(AirflowException):
 
 
 def s3_client(aws_conn_id: str):
-    """A boto3 S3 client from the Amazon provider's S3Hook (endpoint, keys and region from the connection)."""
+    """A boto3 S3 client from the Amazon provider's S3Hook (endpoint, keys and region from the connection).
+
+    It refuses a bucket without versioning at its first object call
+    (:func:`mlops.storage.guard_versioned_buckets`: a ConfigError, so the task fails at once).
+    """
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    client = S3Hook(aws_conn_id=aws_conn_id).get_conn()
+    from mlops.storage import guard_versioned_buckets
+
+    client = guard_versioned_buckets(S3Hook(aws_conn_id=aws_conn_id).get_conn())
     _last_client.update(endpoint=str(client.meta.endpoint_url), conn_id=aws_conn_id)
     return client
 
@@ -132,16 +141,34 @@ def describe_outage(err: BaseException) -> str | None:
     )
 
 
+def bad_input(message: str, logger: logging.Logger | Any | None = None) -> AirflowFailException:
+    """Log ``message`` as the one ERROR line of a task failed by bad input; return the exception to raise.
+
+    Raise it ``from None``: ``raise common.bad_input(msg, self.log) from None``. The message should
+    say what went wrong, the value and the fix (STYLE.md, "Logs and errors").
+    """
+    (logger or log).error("%s", message)
+    return AirflowFailException(message)
+
+
 @contextlib.contextmanager
-def fail_fast_on_bad_input(logger: logging.Logger | Any | None = None) -> Iterator[None]:
+def fail_fast_on_bad_input(
+    logger: logging.Logger | Any | None = None,
+    *,
+    also: tuple[type[BaseException], ...] = (),
+) -> Iterator[None]:
     """Translate errors for Airflow: bad input fails at once, an S3 outage is retried.
 
-    Bad data/config/integrity errors become ``AirflowFailException`` (no retries; the original
-    stays as ``__cause__``). An S3 outage anywhere in the error's chain is logged as one ERROR line
-    (:func:`describe_outage`) and raised as :class:`StorageUnavailableError` without the chain,
-    so the DAG's retries with exponential backoff apply. Anything else propagates unchanged.
+    Bad data, config, user input and integrity errors (:data:`PERMANENT_ERRORS`, plus ``also``)
+    are logged as one ERROR line and raised as ``AirflowFailException(message) from None``
+    (:func:`bad_input`): no retries and no chain of library and botocore tracebacks. The original
+    error stays reachable as the exception's ``__context__``. An S3 outage anywhere in the
+    error's chain is logged as one ERROR line (:func:`describe_outage`) and raised as
+    :class:`StorageUnavailableError` without the chain, so the DAG's retries with exponential
+    backoff apply. Anything else propagates unchanged, with its traceback.
 
-    :param logger: where the outage line goes (an operator's ``self.log``); default: this module's
+    :param logger: where the ERROR line goes (an operator's ``self.log``); default: this module's
+    :param also: more error types that a retry cannot fix (e.g. a step's "not enough data" error)
     """
     try:
         yield
@@ -150,8 +177,8 @@ def fail_fast_on_bad_input(logger: logging.Logger | Any | None = None) -> Iterat
         if message is not None:
             (logger or log).error("%s", message)
             raise StorageUnavailableError(message) from None
-        if isinstance(err, PERMANENT_ERRORS):
-            raise AirflowFailException(str(err)) from err
+        if isinstance(err, PERMANENT_ERRORS + tuple(also)):
+            raise bad_input(str(err), logger) from None
         raise
 
 

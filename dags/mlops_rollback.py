@@ -52,6 +52,7 @@ from mlops_operators.registry import RollbackModelOperator
         "reason": Param(
             type="string",
             minLength=MIN_REASON_LENGTH,
+            pattern=r"\S",
             title="Reason",
             description=f"Why (at least {MIN_REASON_LENGTH} characters); recorded in the audit trail.",
         ),

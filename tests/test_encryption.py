@@ -154,4 +154,4 @@ def test_an_operator_refuses_an_unversioned_bucket_at_once(moto_server, monkeypa
         "put-bucket-versioning --bucket mlops-op-unversioned --versioning-configuration Status=Enabled"
         in str(info.value)
     )
-    assert isinstance(info.value.__cause__, storage.UnversionedBucketError)
+    assert isinstance(info.value.__context__, storage.UnversionedBucketError)

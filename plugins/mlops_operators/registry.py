@@ -82,7 +82,7 @@ class PublishModelOperator(BaseOperator):
             reason = rendered_str(self.reason, default="")
         client = common.s3_client(self.aws_conn_id)
         actor, run, _ = common.who(context)
-        with common.fail_fast_on_bad_input():
+        with common.fail_fast_on_bad_input(self.log):
             try:
                 result = _registry(client, self.bucket, self.dataset).publish(
                     candidate_uri=self.candidate_prefix,
@@ -171,7 +171,7 @@ class PromoteModelOperator(_PointerOperator):
         client = common.s3_client(self.aws_conn_id)
         actor, run, request_id = common.who(context)
         reg = _registry(client, self.bucket, self.dataset)
-        with common.fail_fast_on_bad_input():
+        with common.fail_fast_on_bad_input(self.log):
             if expected_etag is None:
                 pointer = reg.promote_blessed(
                     self.version,
@@ -250,7 +250,7 @@ class RollbackModelOperator(_PointerOperator):
         client = common.s3_client(self.aws_conn_id)
         actor, run, request_id = common.who(context)
         self.log.info("rollback target: %s", target or "previous_version of the pointer")
-        with common.fail_fast_on_bad_input():
+        with common.fail_fast_on_bad_input(self.log):
             pointer = _registry(client, self.bucket, self.dataset).rollback(
                 target=target,
                 reason=reason,
@@ -311,7 +311,7 @@ class RetireModelsOperator(BaseOperator):
             grace_days = rendered_int(self.grace_days, name="grace_days", minimum=0)
         client = common.s3_client(self.aws_conn_id)
         actor, _, _ = common.who(context)
-        with common.fail_fast_on_bad_input():
+        with common.fail_fast_on_bad_input(self.log):
             policy = common.load_config(self.dataset).registry
             keep_last = policy.keep_last if keep_last is None else keep_last
             grace_days = policy.grace_days if grace_days is None else grace_days

@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators import common
@@ -175,10 +174,11 @@ class ScoreBatchOperator(BaseOperator):
         ok = bool(self.validation.get("success")) if isinstance(self.validation, Mapping) else False
         self.log.info("check validation of the batch: success=%s -> %s", ok, "score" if ok else "stop")
         if not ok:
-            raise AirflowFailException(
+            raise common.bad_input(
                 f"The batch did not pass validation ({self.validation!r}); not scoring it. Fix the batch and "
-                "re-run the scoring DAG."
-            )
+                "re-run the scoring DAG.",
+                self.log,
+            ) from None
 
     def _uris(self) -> tuple[str, str]:
         """``input_uri`` and ``output_uri``, both required when no ``plan`` is given."""

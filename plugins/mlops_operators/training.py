@@ -7,7 +7,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators.common import fail_fast_on_bad_input, load_config, run_identity, s3_client
@@ -32,11 +31,8 @@ def _fail_fast_on_bad_window() -> Iterator[None]:
     """Bad input and too few usable days fail the task at once (a retry cannot fix them)."""
     from mlops.training import InsufficientDataError
 
-    try:
-        with fail_fast_on_bad_input():
-            yield
-    except InsufficientDataError as err:
-        raise AirflowFailException(str(err)) from err
+    with fail_fast_on_bad_input(also=(InsufficientDataError,)):
+        yield
 
 
 def dataset_from_trigger(context: Any) -> str | None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
+from mlops.errors import InputReadError
 from mlops_operators.common import fail_fast_on_bad_input, load_config, run_id, s3_client
 from mlops_operators.params import rendered_bool, rendered_params
 
@@ -73,9 +74,9 @@ class ValidateBatchOperator(BaseOperator):
             labelled,
             run,
         )
-        try:
-            with fail_fast_on_bad_input():
-                cfg = load_config(self.dataset)
+        with fail_fast_on_bad_input(self.log):
+            cfg = load_config(self.dataset)
+            try:
                 report = validate_and_record(
                     client,
                     self.batch_uri,
@@ -84,16 +85,12 @@ class ValidateBatchOperator(BaseOperator):
                     run_id=run,
                     raise_on_failure=fail_on_reject,
                 )
-        except AirflowFailException as err:
-            rejected = err.__cause__
-            if isinstance(rejected, BatchRejected):
+            except BatchRejected as rejected:  # its message (the one ERROR line) says what and the fix
                 self._log_report(rejected.report)
-                self.log.error(
-                    "quarantined %s -> %s (original kept)", self.batch_uri, rejected.quarantine_uri
-                )
-            else:
-                self.log.error("cannot validate %s: %s", self.batch_uri, err)
-            raise
+                self.log.info("quarantined %s -> %s (original kept)", self.batch_uri, rejected.quarantine_uri)
+                raise
+            except InputReadError as err:
+                raise InputReadError(self._unreadable(client, err)) from err
         self._log_report(report)
         if not report.success:
             self.log.warning(
@@ -102,6 +99,34 @@ class ValidateBatchOperator(BaseOperator):
                 report.quarantine_uri,
             )
         return report.metadata()
+
+    def _unreadable(self, client, err: InputReadError) -> str:
+        """The one ERROR line for a batch that cannot be read: which batch, why, and the fix.
+
+        A missing batch names the days that do have one (an error path only: one S3 listing).
+        """
+        from mlops import storage
+
+        uri = str(self.batch_uri)
+        m = re.match(r"^(s3://.+/)dt=([^/]+)/([^/]+)$", uri)
+        what = f"the {self.dataset} batch of {m.group(2)}" if m else f"the {self.dataset} batch {uri}"
+        if m is None or storage.exists(client, uri):
+            return f"cannot validate {what}: {err}"
+        prefix, name = m.group(1), m.group(3)
+        days = sorted(
+            u[len(prefix) + 3 :].split("/", 1)[0]
+            for u in storage.list_uris(client, prefix)
+            if u.endswith("/" + name)
+        )
+        found = (
+            f"{self.dataset} has batches for {days[0]}..{days[-1]} ({len(days)} days)"
+            if days
+            else f"{self.dataset} has no batches under {prefix} yet"
+        )
+        return (
+            f"cannot validate {what}: {uri} does not exist; {found}. "
+            "Trigger with a date that has a batch, or upload this batch first."
+        )
 
     def _log_report(self, report: ValidationReport) -> None:
         result = report.result

@@ -255,7 +255,7 @@ def test_a_read_timeout_is_retryable(caplog):
 
 def test_bad_input_still_fails_at_once_and_other_errors_keep_their_traceback(s3, caplog):
     err, errors = _translated(lambda: _raise(InputReadError("File s3://b/k does not exist.")), caplog)
-    assert type(err) is AirflowFailException and errors == []
+    assert type(err) is AirflowFailException and errors == [str(err)] and err.__cause__ is None
     s3.create_bucket(Bucket="mlops-test")
     err, _ = _translated(lambda: s3.get_object(Bucket="mlops-test", Key="missing"), caplog)
     assert type(err).__name__ == "NoSuchKey"  # a 4xx is no outage: unchanged

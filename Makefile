@@ -22,7 +22,7 @@ export GX_ANALYTICS_ENABLED := False
 export MPLBACKEND := Agg
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: install demo test up seed lint bench lock clean
+.PHONY: install browser-deps demo test test-browser up seed lint bench lock clean
 
 install: $(STAMP)
 
@@ -37,8 +37,19 @@ $(STAMP): requirements.txt pyproject.toml
 demo: install
 	$(BIN)/python -m mlops.dev.demo --port $(S3_PORT) --out .demo/summary.json
 
-test: install
+test: install browser-deps
 	$(BIN)/python -m pytest
+
+# The browser test (tests/ui) drives Debian's Chromium through Playwright; no browser is downloaded.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (apt-get) for the browser test"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium >/dev/null; }
+
+# Only the browser test; screenshots of failures land in test-output/.
+test-browser: install browser-deps
+	$(BIN)/python -m pytest -m browser tests/ui
 
 # `airflow standalone` on the embedded defaults. The local S3 is restored from $(S3_STATE) and saved
 # there (every 30 s and on exit). Before the UI starts, the bootstrap seeds example data up to today
@@ -68,4 +79,4 @@ lock:
 	  --output-file requirements.txt requirements.in
 
 clean:
-	rm -rf .airflow .demo .bench
+	rm -rf .airflow .demo .bench test-output

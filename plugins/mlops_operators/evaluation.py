@@ -10,13 +10,13 @@ from airflow.sdk.bases.skipmixin import SkipMixin
 
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators.common import fail_fast_on_bad_input, load_config, run_identity, s3_client, who
+from mlops_operators.links import viewer_url
 from mlops_operators.params import rendered_bool, rendered_params, rendered_str
 
 
 def _card_url(client, model_card_uri: str) -> str:
-    from mlops.evaluation import browser_url
-
-    return browser_url(model_card_uri, getattr(getattr(client, "meta", None), "endpoint_url", None))
+    """The model card in the UI's artifact viewer (served through the API server; private buckets work)."""
+    return viewer_url(model_card_uri)
 
 
 class ModelCardLink(BaseOperatorLink):

@@ -14,6 +14,7 @@ from airflow.sdk import AssetAlias, BaseOperator
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators.assets import retrain_request_asset
 from mlops_operators.common import emit_asset_event, fail_fast_on_bad_input, load_config, run_id, s3_client
+from mlops_operators.links import DriftReportLink
 from mlops_operators.params import rendered_int, rendered_params, rendered_str
 
 RETRAIN_REQUEST_ALIAS = "mlops_retrain_request"
@@ -63,6 +64,7 @@ class MonitorDriftOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("dataset", "date", "window_days", "version", "reference_uri", "bucket")
+    operator_extra_links = (DriftReportLink(),)
 
     def __init__(
         self,
@@ -105,6 +107,7 @@ class MonitorDriftOperator(BaseOperator):
             self.log.info("%s", line)
         self.log.info("drift result: %s", report.drift_uri)
         self.log.info("report (written by the alert evaluation): %s", report.report_uri)
+        self.drift_report_uri = report.report_uri
         return {
             "dataset": report.dataset,
             "day": report.day,
@@ -201,6 +204,7 @@ class EvaluateAlertsOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("dataset", "date", "bucket")
+    operator_extra_links = (DriftReportLink(),)
 
     def __init__(
         self,
@@ -238,6 +242,7 @@ class EvaluateAlertsOperator(BaseOperator):
                 except Exception as err:  # a broken notifier must not hide the verdict
                     self.log.error("notifier %s failed: %s", name, err)
         self.log.info("report: %s", night.report_uri)
+        self.drift_report_uri = night.report_uri
         self.log.info(
             "VERDICT: %s dataset=%s night=%s fired=%s retrain=%s",
             night.verdict,

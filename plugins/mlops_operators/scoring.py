@@ -17,8 +17,10 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from mlops import artifacts, storage
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators import common
+from mlops_operators.links import ScoringManifestLink, VersionModelCardLink
 from mlops_operators.params import ParamError, rendered_float, rendered_int, rendered_params, rendered_str
 
 #: Module-level name so tests can swap the config loader (``monkeypatch.setattr(scoring_ops, "_config", ...)``).
@@ -52,6 +54,7 @@ class PlanScoringOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("dataset", "input_uri", "output_uri", "version", "shards", "bucket")
+    operator_extra_links = (VersionModelCardLink(),)
     ui_color = "#eef3fb"
 
     def __init__(
@@ -92,6 +95,11 @@ class PlanScoringOperator(BaseOperator):
                 run_id=common.run_id(context),
                 shards=shards,
             )
+            # The "Model card" link: the card the registry copied into the version, if it has one.
+            card = artifacts.model_card_uri(
+                artifacts.version_prefix(self.bucket, plan.dataset, plan.model_version)
+            )
+            self.model_card_uri = card if storage.exists(client, card) else None
         self.log.info(
             "model %s: %s -> %s (resolved once for this run; checksum verified)",
             plan.dataset,
@@ -243,6 +251,7 @@ class FinalizePartitionOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("dataset", "shard_results", "max_reject_fraction")
+    operator_extra_links = (ScoringManifestLink(),)
     ui_color = "#e8f4ea"
 
     def __init__(
@@ -271,6 +280,7 @@ class FinalizePartitionOperator(BaseOperator):
             result = scoring.publish_partition(
                 client, _config(self.dataset), results, max_reject_fraction=limit
             )
+        self.scoring_manifest_uri = result.success_uri
         for line in result.summary_lines():
             self.log.info("%s", line)
         if result.stale_removed:

@@ -5,9 +5,15 @@ Scores one day's batch of **dataset** with the production model (or a pinned **v
 and publishes the predictions to `s3://<bucket>/predictions/<dataset>/<date>/`.
 
 Runs nightly at 04:00 UTC for the logical date, and whenever the production pointer of
-the credit model moves (promotion or rollback update its Asset), so a new production model
-rescores the day's batch. **date** empty = the logical date (for an asset-triggered run,
-the date it was triggered).
+any dataset's model moves (promotion or rollback update its Asset), so a new production
+model rescores the day's batch. **date** empty = the logical date (for an asset-triggered
+run, the date it was triggered).
+
+**Every dataset is scored.** **dataset** defaults to `all`: such a run (the schedule, an
+Asset event, a trigger with the defaults) only runs `route_datasets` -> `plan_fan_out` ->
+`fan_out`, which starts one run of this DAG per configured dataset with a production model
+(for an Asset event: the datasets whose model moved), with **dataset** and **date** filled
+in (run id `<this run>__<dataset>`). Pick one dataset to score only that one in this run.
 
 1. `wait_for_batch`: deferrable S3 sensor on `data/<dataset>/features/dt=<date>/batch.parquet`
    (times out after 6 h). A late upstream delays the run; no worker slot is held while
@@ -16,8 +22,9 @@ the date it was triggered).
    `model.skops` sha256 against the registry manifest and loads it with the pinned skops
    trusted types, pins the input's S3 VersionId, cuts **shards** row ranges on the chunk
    grid. A checksum mismatch fails here, before anything is written.
-3. `validate_batch`: the Great Expectations suite of the dataset; a failed batch is
-   quarantined and the run stops (nothing is scored).
+3. `validate_batch`: the Great Expectations suite of the dataset, streamed over the batch
+   (memory stays flat at any size); a failed batch is quarantined and the run stops (nothing
+   is scored). A batch version already validated with the same suite is not validated again.
 4. `score_batch` (mapped, one task per shard): streams the rows in chunks of
    `scoring.chunk_size`, writes the part and the rejects (rows that cannot be scored,
    with the reason) under a run-specific `attempt=<id>/` prefix.
@@ -34,8 +41,9 @@ logical date (leave **date** empty in a backfill).
 from __future__ import annotations
 
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag
+from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag
 
+from mlops.config import available_datasets
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators.assets import production_model_asset
 from mlops_operators.dag_defaults import (
@@ -48,6 +56,7 @@ from mlops_operators.dag_defaults import (
     default_args,
     operator_access,
 )
+from mlops_operators.fanout import ALL_DATASETS, dataset_fan_out
 from mlops_operators.scoring import FinalizePartitionOperator, PlanScoringOperator, ScoreBatchOperator
 from mlops_operators.validation import ValidateBatchOperator
 
@@ -60,7 +69,7 @@ OUTPUT_URI = f"s3://{DEFAULT_BUCKET}/predictions/{{{{ params.dataset }}}}/{PARTI
     dag_id="mlops_batch_scoring",
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"),
-        assets=[production_model_asset("credit")],
+        assets=AssetAny(*(production_model_asset(name) for name in available_datasets())),
     ),
     start_date=START_DATE,
     catchup=False,
@@ -70,7 +79,11 @@ OUTPUT_URI = f"s3://{DEFAULT_BUCKET}/predictions/{{{{ params.dataset }}}}/{PARTI
     default_args=default_args(),
     access_control=operator_access(),
     params={
-        "dataset": dataset_param("The dataset to score (the model of the same name)."),
+        "dataset": dataset_param(
+            "The dataset to score (the model of the same name); 'all' = one run per dataset.",
+            default=ALL_DATASETS,
+            extra=[ALL_DATASETS],
+        ),
         "date": date_param("YYYY-MM-DD partition to score; empty = the logical date."),
         "version": Param(
             "production",
@@ -90,6 +103,9 @@ OUTPUT_URI = f"s3://{DEFAULT_BUCKET}/predictions/{{{{ params.dataset }}}}/{PARTI
     },
 )
 def mlops_batch_scoring():
+    route_datasets = dataset_fan_out(
+        trigger_dag_id="mlops_batch_scoring", first_task_id="wait_for_batch", forward=("version", "shards")
+    )
     wait_for_batch = S3KeySensor(
         task_id="wait_for_batch",
         bucket_key=INPUT_URI,
@@ -122,7 +138,7 @@ def mlops_batch_scoring():
         dataset="{{ params.dataset }}",
         shard_results=score_batch.output,
     )
-    wait_for_batch >> plan_scoring >> validate_batch >> score_batch >> finalize_partition
+    route_datasets >> wait_for_batch >> plan_scoring >> validate_batch >> score_batch >> finalize_partition
 
 
 mlops_batch_scoring()

@@ -5,6 +5,12 @@ Runs at 06:00, after batch scoring. It tells whoever is on call whether the
 production model of **dataset** can still be trusted on the night **date**
 (empty: the logical date), and acts when it cannot.
 
+**Every dataset is monitored.** **dataset** defaults to `all`: such a run (the nightly
+schedule, a trigger with the defaults) only runs `route_datasets` -> `plan_fan_out` ->
+`fan_out`, which starts one run of this DAG per configured dataset with a production model,
+with **dataset** and **date** filled in (run id `<this run>__<dataset>`). Pick one dataset
+to monitor only that one in this run.
+
 1. `monitor_drift`: the last **window_days** scored days (empty: `monitoring.window_days`
    in `include/configs/<dataset>.yaml`) against the reference profile stored with the
    production model version: PSI, KS / Wasserstein (numeric), chi-square /
@@ -38,6 +44,7 @@ from mlops_operators.dag_defaults import (
     operator_access,
 )
 from mlops_operators.failure import WEBHOOK_CONN_ID
+from mlops_operators.fanout import ALL_DATASETS, dataset_fan_out
 from mlops_operators.monitoring import (
     EvaluateAlertsOperator,
     MonitorDriftOperator,
@@ -66,7 +73,11 @@ def _retrain_requested(night: dict | None) -> bool:
     default_args=default_args(),
     access_control=operator_access(),
     params={
-        "dataset": dataset_param("The dataset (and model) to monitor."),
+        "dataset": dataset_param(
+            "The dataset (and model) to monitor; 'all' = one run per dataset.",
+            default=ALL_DATASETS,
+            extra=[ALL_DATASETS],
+        ),
         "date": date_param("YYYY-MM-DD; empty = the logical date.", title="Night"),
         "window_days": Param(
             None,
@@ -79,6 +90,9 @@ def _retrain_requested(night: dict | None) -> bool:
     },
 )
 def mlops_monitoring():
+    route_datasets = dataset_fan_out(
+        trigger_dag_id="mlops_monitoring", first_task_id="monitor_drift", forward=("window_days",)
+    )
     monitor_drift = MonitorDriftOperator(
         task_id="monitor_drift",
         dataset="{{ params.dataset }}",
@@ -112,7 +126,14 @@ def mlops_monitoring():
         bucket=DEFAULT_BUCKET,
         outlets=[retrain_request_alias()],
     )
-    monitor_drift >> monitor_performance >> evaluate_alerts >> retrain_gate >> request_retrain
+    (
+        route_datasets
+        >> monitor_drift
+        >> monitor_performance
+        >> evaluate_alerts
+        >> retrain_gate
+        >> request_retrain
+    )
 
 
 mlops_monitoring()

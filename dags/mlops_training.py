@@ -19,9 +19,12 @@ read everything. Schedule and retrain-request runs need no one.
 
 1. `plan_window`: the days in the window whose batch exists and whose late labels were
    due and have arrived (`label_delay_days`); fails if fewer than `holdout_days + 1`.
-2. `validate_batch` (mapped, one per day): the Great Expectations suite with the labels.
-   A rejected day is quarantined and fails the run before training; with
-   **skip_rejected_batches** on, it is quarantined and left out of the window instead.
+2. `validate_window`: the Great Expectations suite with the labels on every day of the
+   window, in one task (one process, GX imported once); the log has one verdict line per day.
+   A day whose batch version and suite are unchanged since its recorded result is not
+   validated again ("reused validation result from ..."). A rejected day is quarantined and
+   fails the run before training; with **skip_rejected_batches** on, it is quarantined and
+   left out of the window instead.
 3. `train_model`: joins labels by id, splits the last `holdout_days` days off as the
    holdout, fits the config's pipeline (imputation, scaling, one-hot, estimator, search
    or ensemble, seeded), writes `model.skops`, `training.json` (split and lineage: URIs,
@@ -54,7 +57,7 @@ from mlops_operators.dag_defaults import (
 from mlops_operators.evaluation import EvaluateModelOperator, GateModelOperator
 from mlops_operators.registry import PromoteModelOperator, PublishModelOperator
 from mlops_operators.training import PlanTrainingWindowOperator, TrainModelOperator
-from mlops_operators.validation import ValidateBatchOperator
+from mlops_operators.validation import ValidateWindowOperator
 
 #: The window's last day: the logical date (for an asset-triggered run, the time it was triggered).
 WINDOW_END = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
@@ -136,12 +139,13 @@ def mlops_training():
         window_days="{{ params.window_days }}",
         bucket=DEFAULT_BUCKET,
     )
-    validate = ValidateBatchOperator.partial(
-        task_id="validate_batch",
+    validate = ValidateWindowOperator(
+        task_id="validate_window",
         dataset=DATASET,
+        batch_uris=plan.output,
         labelled=True,
         fail_on_reject="{{ not params.skip_rejected_batches }}",
-    ).expand(batch_uri=plan.output)
+    )
     train = TrainModelOperator(
         task_id="train_model",
         dataset=DATASET,

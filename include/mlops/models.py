@@ -5,8 +5,10 @@ published model (evaluation's champion, scoring, monitoring's reference) reads i
 through the typed artifacts, so no step imports the registry step.
 
 Using a model, for every step alike: :func:`feature_frame` (the model's input columns,
-coerced), :func:`target_array`, :func:`predict` (prediction and the probability of the
-positive class by :mod:`mlops.metrics`' one rule) and :func:`compute_threads`.
+coerced; booleans as 0/1), :func:`target_array`, :func:`predict` (prediction and the
+probability of the positive class by :mod:`mlops.metrics`' one rule; of the predicted class
+for a multiclass model), :func:`predict_proba` (every class's probability, for multiclass
+metrics) and :func:`compute_threads`.
 """
 
 from __future__ import annotations
@@ -236,8 +238,10 @@ def compute_threads(n: int | None = None) -> Any:
 def feature_frame(df: pd.DataFrame, cfg: DatasetConfig) -> pd.DataFrame:
     """The model's input: the config's feature columns in config order.
 
-    Numeric columns become float64; categorical missing values (``None``, ``pd.NA``) become
-    ``np.nan`` so the imputer sees them as missing. Raises :class:`ConfigError` naming absent columns.
+    Numeric columns become float64; boolean columns become float64 1.0/0.0 (``"true"``/``"false"``
+    text too) with NaN for missing, so the model's imputer and estimator see numbers;
+    categorical missing values (``None``, ``pd.NA``) become ``np.nan`` so the imputer sees them
+    as missing. Raises :class:`ConfigError` naming absent columns.
     """
     import numpy as np
     import pandas as pd
@@ -251,10 +255,29 @@ def feature_frame(df: pd.DataFrame, cfg: DatasetConfig) -> pd.DataFrame:
     out = df.loc[:, list(cfg.feature_columns)].copy()
     for col in cfg.features.numeric:
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+    for col in cfg.features.boolean:
+        out[col] = boolean_values(out[col])
     for col in cfg.features.categorical:
         values = out[col].astype("object")
         out[col] = values.where(values.notna(), np.nan)
     return out
+
+
+#: Text spellings of a boolean feature value (case-insensitive); anything else is missing.
+BOOLEAN_TEXT = {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}
+
+
+def boolean_values(values: Any) -> np.ndarray:
+    """A boolean feature as the model sees it: float64 1.0 (true), 0.0 (false), NaN (missing or unknown)."""
+    import numpy as np
+    import pandas as pd
+
+    s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
+    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
+        out = pd.to_numeric(s, errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+        return np.where(np.isin(out, (0.0, 1.0)), out, np.nan)
+    text = s.astype("object").map(lambda v: BOOLEAN_TEXT.get(str(v).strip().lower()) if pd.notna(v) else None)
+    return text.astype("float64").to_numpy(na_value=np.nan)
 
 
 def target_array(df: pd.DataFrame, cfg: DatasetConfig) -> np.ndarray:
@@ -276,16 +299,57 @@ def target_array(df: pd.DataFrame, cfg: DatasetConfig) -> np.ndarray:
 
 
 def predict(model: Any, frame: pd.DataFrame, cfg: DatasetConfig) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(prediction, probability of the positive class)`` for a raw frame (probability None for regression).
+    """``(prediction, probability)`` for a raw frame (probability None for regression).
 
-    The positive class is :func:`mlops.metrics.positive_index` of the config over ``model.classes_``
-    (``positive_class`` when configured), the same rule every metric uses.
+    Binary: the probability of the positive class, :func:`mlops.metrics.positive_index` of the
+    config over ``model.classes_`` (``positive_class`` when configured), the rule every metric
+    uses. Multiclass (more than two ``classes_``): the probability of the predicted class (the
+    model's confidence); metrics need every class, so they use :func:`predict_proba`.
     """
+    scores = predict_proba(model, frame, cfg)
+    if scores.proba is None:
+        return scores.prediction, None
+    return scores.prediction, scores.score
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    """A model's output on a frame: ``prediction`` and (classifiers) the ``predict_proba`` matrix.
+
+    ``proba`` has one column per class in ``classes`` order (the model's ``classes_`` as Python
+    scalars); ``positive`` is the positive class's column (binary), None for multiclass.
+    """
+
+    prediction: np.ndarray
+    proba: np.ndarray | None
+    classes: list[Any]
+    positive: int | None
+
+    @property
+    def multiclass(self) -> bool:
+        return len(self.classes) > 2
+
+    @property
+    def score(self) -> np.ndarray | None:
+        """Binary: P(positive class); multiclass: P(predicted class); regression: None."""
+        import numpy as np
+
+        if self.proba is None:
+            return None
+        if self.positive is not None:
+            return self.proba[:, self.positive]
+        return self.proba[np.arange(len(self.proba)), np.argmax(self.proba, axis=1)]
+
+
+def predict_proba(model: Any, frame: pd.DataFrame, cfg: DatasetConfig) -> ClassScores:
+    """Predict a raw frame: the predicted class (or value) and, for a classifier, every class's probability."""
     import numpy as np
 
     X = feature_frame(frame, cfg)
     if not cfg.is_classifier:
-        return np.asarray(model.predict(X), dtype="float64"), None
-    proba = model.predict_proba(X)
+        return ClassScores(np.asarray(model.predict(X), dtype="float64"), None, [], None)
+    proba = np.asarray(model.predict_proba(X), dtype="float64")
     classes = np.asarray(model.classes_)
-    return classes[np.argmax(proba, axis=1)], proba[:, metrics.positive_index(cfg, classes)]
+    listed = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    positive = None if metrics.is_multiclass(listed) else metrics.positive_index(cfg, classes)
+    return ClassScores(classes[np.argmax(proba, axis=1)], proba, listed, positive)

@@ -179,6 +179,25 @@ def categorical_profile(values: Any) -> CategoricalProfile:
 
 
 # ---------------------------------------------------------------- reference profile
+def _prediction_profile(
+    predictions: Any, is_classifier: bool, bins: int, kind: str | None
+) -> NumericProfile | CategoricalProfile | None:
+    """The profile of the model's output on reference rows: scores (numeric) or predicted classes."""
+    if predictions is None:
+        return None
+    if kind not in (None, "categorical"):
+        raise ConfigError(
+            f"The 'prediction_kind' parameter of build_reference_profile must be None or 'categorical'. "
+            f"Got {kind!r} instead."
+        )
+    if np.asarray(predictions).size == 0:
+        raise ConfigError("predictions is empty; pass the model's output on reference rows, or None.")
+    if kind == "categorical":
+        return categorical_profile(np.asarray(predictions).ravel())
+    values = prediction_values(predictions)
+    return numeric_profile(values, bins, kind="probability" if is_classifier else "numeric")
+
+
 def build_reference_profile(
     frame: pd.DataFrame,
     cfg: DatasetConfig,
@@ -186,6 +205,7 @@ def build_reference_profile(
     importances: Mapping[str, float] | None = None,
     *,
     bins: int = DEFAULT_BINS,
+    prediction_kind: str | None = None,
 ) -> ReferenceProfile:
     """Summarise the training (reference) data once, for every later drift check.
 
@@ -203,6 +223,11 @@ def build_reference_profile(
     importances : optional ``{feature: importance}``; used for top-k alert rules
         and importance-weighted dataset drift.
     bins : number of reference-quantile bins for PSI (ties can merge bins).
+    prediction_kind : ``"categorical"`` profiles ``predictions`` as predicted classes (a
+        multiclass model: prediction drift over the classes); None (default) as scores
+        (``probability`` for a classifier, ``numeric`` for a regressor).
+
+    Boolean features (``features.boolean``) are profiled as categorical columns (``True``/``False``).
 
     Returns
     -------
@@ -224,13 +249,14 @@ def build_reference_profile(
     return profile_frame(
         frame,
         cfg.features.numeric,
-        cfg.features.categorical,
+        cfg.features.categorical + cfg.features.boolean,
         dataset=cfg.name,
         task=cfg.task,
         target=cfg.target,
         predictions=predictions,
         importances=importances,
         bins=bins,
+        prediction_kind=prediction_kind,
     )
 
 
@@ -245,6 +271,7 @@ def profile_frame(
     predictions: Any = None,
     importances: Mapping[str, float] | None = None,
     bins: int = DEFAULT_BINS,
+    prediction_kind: str | None = None,
 ) -> ReferenceProfile:
     """:func:`build_reference_profile` with explicit column lists (no dataset config needed)."""
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
@@ -259,12 +286,7 @@ def profile_frame(
         return numeric_profile(frame[name], bins) if kind == "numeric" else categorical_profile(frame[name])
 
     profiles = map_columns(one, columns, len(frame))
-    prediction = None
-    if predictions is not None:
-        values = prediction_values(predictions)
-        if values.size == 0:
-            raise ConfigError("predictions is empty; pass the model's scores on reference rows, or None.")
-        prediction = numeric_profile(values, bins, kind="probability" if is_classifier else "numeric")
+    prediction = _prediction_profile(predictions, is_classifier, bins, prediction_kind)
     target_profile = None
     if target and target in frame.columns:
         target_profile = (

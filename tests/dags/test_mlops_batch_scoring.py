@@ -61,6 +61,8 @@ def test_dag_shape(dagbag):
     assert dag is not None, dagbag.import_errors
     assert isinstance(dag.timetable, AssetOrTimeSchedule) or "AssetOrTime" in type(dag.timetable).__name__
     assert set(dag.params) == {"dataset", "date", "version", "shards"}
+    assert dag.params["dataset"] == "all"  # a default run scores every dataset (one run each)
+    assert [t.task_id for t in dag.get_task("wait_for_batch").upstream_list] == ["route_datasets"]
     assert dag.params["version"] == "production" and dag.params["shards"] == 1 and dag.params["date"] is None
     assert dag.max_active_runs == 1
     sensor = dag.get_task("wait_for_batch")
@@ -94,6 +96,9 @@ def test_scoring_dag_scores_a_clean_day_in_shards_and_stops_on_a_bad_day(
     )
     assert dr.state == "success", task_states(dr)
     assert task_states(dr) == {
+        "route_datasets": "success",  # one dataset asked: no fan-out
+        "plan_fan_out": "skipped",
+        "fan_out": "skipped",
         "wait_for_batch": "success",
         "plan_scoring": "success",
         "validate_batch": "success",

@@ -1,8 +1,9 @@
 """End to end: the real mlops_training DAG in dag.test() against the moto S3 server.
 
-The first run trains, blesses, publishes and promotes v0001 (no production yet: floors decide).
-A second run with a deliberately weak estimator (dummy) is NOT BLESSED: the run stays green,
-publish and promote are skipped, and the registry is unchanged.
+The first run validates the window in one task, trains, blesses, publishes and promotes v0001 (no
+production yet: floors decide). A second run with a deliberately weak estimator (dummy) reuses every
+day's recorded validation result and is NOT BLESSED: the run stays green, publish and promote are
+skipped, and the registry is unchanged.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _xcom(dag_run, task_id):
 
 
 def test_blessed_then_rejected_challenger(dagbag, server_s3, credit_cfg):
-    seed_validated(server_s3, BUCKET, credit_cfg)  # validate_batch re-validates each day with GX
+    seed_validated(server_s3, BUCKET, credit_cfg)  # fake results (no source): validate_window re-validates
     dag = dagbag.get_dag("mlops_training")
     assert dag is not None, dagbag.import_errors
     logical = pendulum.datetime(END.year, END.month, END.day, tz="UTC")
@@ -46,6 +47,8 @@ def test_blessed_then_rejected_challenger(dagbag, server_s3, credit_cfg):
     first = dag.test(logical_date=logical, run_conf={**DEFAULTS, "reason": "first"})
     assert first.state == "success"
     assert set(task_states(first).values()) == {"success"}, task_states(first)
+    window = _xcom(first, "validate_window")
+    assert window["validated"] == len(window["accepted"]) >= 7 and window["reused"] == 0
     gate = _xcom(first, "gate_model")
     assert gate["blessed"] and gate["baseline_version"] is None
     registry = ModelRegistry(server_s3, BUCKET, "credit")
@@ -61,6 +64,7 @@ def test_blessed_then_rejected_challenger(dagbag, server_s3, credit_cfg):
         run_conf={**DEFAULTS, "estimator": "dummy", "search": "none", "reason": "weak challenger"},
     )
     assert weak.state == "success"  # a rejected challenger is not an error
+    assert _xcom(weak, "validate_window")["reused"] == window["validated"]  # same versions, same suite
     states = task_states(weak)
     assert states["gate_model"] == "success"
     assert states["publish_model"] == states["promote_model"] == "skipped"
@@ -99,7 +103,7 @@ def test_rejected_batch_in_window_stops_training_unless_skipped(dagbag, server_s
     )
     states = task_states(strict)
     assert strict.state == "failed"
-    assert states["validate_batch"] == "failed" and states["train_model"] == "upstream_failed"
+    assert states["validate_window"] == "failed" and states["train_model"] == "upstream_failed"
     assert storage.exists(
         server_s3, artifacts.quarantine_uri(artifacts.batch_uri("mlops-test", "credit", bad_day))
     )

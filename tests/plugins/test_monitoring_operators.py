@@ -119,7 +119,7 @@ def test_webhook_fires_on_the_drift_night_only(world, server_s3, webhook, caplog
     assert "MONITORING ALERT  dataset=credit  night=2026-01-12" in log
     assert "VERDICT: ALERT dataset=credit night=2026-01-12" in log
     assert "report: s3://mlops-test/monitoring/credit/2026-01-12/report.html" in log
-    assert "credit_score: ks p=" in log and "-> DRIFT" in log
+    assert "credit_score: KS D=" in log and "Holm-adjusted p=" in log and "-> DRIFT" in log
     assert "webhook notifier: POST http://127.0.0.1:" in log
 
 

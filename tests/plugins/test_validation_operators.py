@@ -1,4 +1,5 @@
-"""ValidateBatchOperator against the moto S3 server: verdict, quarantine, log lines, bad input."""
+"""ValidateBatchOperator and ValidateWindowOperator against the moto S3 server: verdicts, quarantine,
+log lines, reuse of recorded results, bad input."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from mlops import artifacts, storage
 from mlops.dev import datagen
-from mlops_operators.validation import ValidateBatchOperator
+from mlops_operators.validation import ValidateBatchOperator, ValidateWindowOperator
 
 BUCKET = "mlops-test"
 BAD_DAY = date(2026, 1, 2)
@@ -63,7 +64,9 @@ def test_clean_batch_returns_small_metadata_and_writes_the_result(seeded, capsys
 
     again = op.execute(context={})  # a retry reuses the recorded result
     assert again["cached"] is True and again["success"] is True
-    assert "already validated" in _logs(capsys, caplog)
+    logs = _logs(capsys, caplog)
+    assert f"reused validation result from {artifacts.validation_uri(uri)}" in logs
+    assert f"VERDICT: PASS {uri}" in logs
 
 
 def test_bad_batch_fails_logs_each_expectation_and_quarantines(seeded, capsys, caplog):
@@ -109,3 +112,34 @@ def test_unknown_dataset_fails_fast(server_s3):
     op = ValidateBatchOperator(task_id="v", dataset="nope", batch_uri=f"s3://{BUCKET}/x.parquet")
     with pytest.raises(AirflowFailException, match="No dataset config"):
         op.execute(context={})
+
+
+def _window(**kwargs) -> ValidateWindowOperator:
+    uris = [artifacts.batch_uri(BUCKET, "credit", day) for day in (date(2026, 1, 1), BAD_DAY)]
+    return ValidateWindowOperator(task_id="validate_window", dataset="credit", batch_uris=uris, **kwargs)
+
+
+def test_window_checks_every_day_in_one_task_then_fails_naming_the_rejected(seeded, capsys, caplog):
+    good, bad = (artifacts.batch_uri(BUCKET, "credit", d) for d in (date(2026, 1, 1), BAD_DAY))
+    with pytest.raises(
+        AirflowFailException, match=r"1 batch of the training window failed validation: .*dt=2026-01-02"
+    ):
+        _window().execute(context={})
+    logs = _logs(capsys, caplog)
+    assert f"VERDICT: PASS {good}" in logs and f"VERDICT: REJECTED {bad}" in logs  # one line per day
+    assert "skip_rejected_batches=true" in logs
+    assert storage.exists(seeded, artifacts.quarantine_uri(bad))
+    assert artifacts.read_artifact(
+        seeded, artifacts.validation_uri(good), artifacts.ValidationResult
+    ).labelled
+
+
+def test_window_with_skip_rejected_succeeds_and_reuses_results(seeded, capsys, caplog):
+    good, bad = (artifacts.batch_uri(BUCKET, "credit", d) for d in (date(2026, 1, 1), BAD_DAY))
+    out = _window(fail_on_reject="False").execute(context={})
+    assert out == {"dataset": "credit", "validated": 2, "accepted": [good], "rejected": [bad], "reused": 0}
+    again = _window(fail_on_reject="False").execute(context={})
+    assert again["reused"] == 2 and again["rejected"] == [bad]
+    logs = _logs(capsys, caplog)
+    assert f"reused validation result from {artifacts.validation_uri(good)}" in logs
+    assert "2 batches, 1 accepted, 1 rejected, 2 reused" in logs

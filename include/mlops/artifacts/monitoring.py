@@ -154,7 +154,10 @@ class ReferenceProfile(Artifact):
     """``reference_profile.json``: the training data summarised once for every later drift check.
 
     ``features`` maps each configured feature to its profile, ``prediction`` profiles the
-    model's scores, ``target`` the target (categorical for classifiers), ``importances``
+    model's output: its scores (a :class:`NumericProfile`: the positive-class probability of a
+    binary classifier, the value of a regressor) or, for a multiclass classifier, its predicted
+    classes (a :class:`CategoricalProfile`; added without a schema bump, older files hold scores).
+    ``target`` profiles the target (categorical for classifiers), ``importances``
     the permutation importances, largest first. The ``schema`` string
     (``mlops.reference_profile/v1``) is now ``kind`` + ``schema_version``.
     """
@@ -166,7 +169,7 @@ class ReferenceProfile(Artifact):
     row_count: int
     bins: int
     features: dict[str, ColumnProfile]
-    prediction: NumericProfile | None
+    prediction: ColumnProfile | None
     target: ColumnProfile | None
     importances: dict[str, float] | None
 
@@ -184,7 +187,8 @@ class ReferenceProfile(Artifact):
         if not isinstance(feats, dict):
             raise ArtifactSchemaError(f"reference_profile at {source}: features must be an object.")
         fields["features"] = {str(k): _column(v, source, f"features.{k}") for k, v in feats.items()}
-        fields["prediction"] = nested_optional(NumericProfile, fields["prediction"], source, "prediction")
+        prediction = fields["prediction"]
+        fields["prediction"] = None if prediction is None else _column(prediction, source, "prediction")
         target = fields["target"]
         fields["target"] = None if target is None else _column(target, source, "target")
         return cls(**fields)
@@ -212,6 +216,8 @@ class FeatureDrift(Record):
     (alert, warn, minor, ok). The thresholds are nested (formerly ``psi_warn``/``psi_alert``
     at this level). Derived keys: ``psi_adjusted`` (PSI minus its no-drift noise, what the
     thresholds apply to) and ``missing_change``. ``plot`` holds the report's plot data.
+    ``missing_z`` and ``missing_p_value`` are the missing-rate rule's two-proportion z-test
+    (added without a schema bump; None when read from older files).
     """
 
     DERIVED: ClassVar[tuple[str, ...]] = ("psi_adjusted", "missing_change")
@@ -241,6 +247,8 @@ class FeatureDrift(Record):
     ref_summary: dict[str, Any] = dataclasses.field(default_factory=dict)
     cur_summary: dict[str, Any] = dataclasses.field(default_factory=dict)
     plot: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    missing_z: float | None = None
+    missing_p_value: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("FeatureDrift", "method", self.method, DRIFT_METHODS)
@@ -256,6 +264,12 @@ class FeatureDrift(Record):
 
     def derived(self) -> dict[str, Any]:
         return {"psi_adjusted": self.psi_adjusted, "missing_change": self.missing_change}
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "") -> FeatureDrift:
+        if isinstance(data, dict):  # written before the missing-rate test statistic was recorded
+            data = {"missing_z": None, "missing_p_value": None, **data}
+        return super().from_dict(data, source=source)
 
     @classmethod
     def _from_fields(cls, fields: dict[str, Any], *, source: str = "") -> FeatureDrift:
@@ -276,6 +290,8 @@ class DriftReport(Artifact):
     ``current_window`` (``{start, end, days, requested_days, skipped}``), ``current_uri``
     (ad hoc only), ``prediction_rows`` and the URIs of this report and its rendering.
     ``reference_rows``/``current_rows`` were duplicates of ``n_ref``/``n_cur``.
+    ``excluded_columns`` maps columns left out of an ad hoc comparison to why (e.g. unique on
+    every row: an id; added without a schema bump, ``{}`` when read from older files).
     Derived keys: ``drifted_features`` (drifted first, then by PSI) and ``prediction_drift``.
     """
 
@@ -305,6 +321,7 @@ class DriftReport(Artifact):
     drift_uri: str | None = None
     report_uri: str | None = None
     report_json_uri: str | None = None
+    excluded_columns: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_choice("drift_report", "verdict", self.verdict, VERDICTS)
@@ -333,6 +350,12 @@ class DriftReport(Artifact):
 
     def derived(self) -> dict[str, Any]:
         return {"drifted_features": self.drifted_features, "prediction_drift": self.prediction_drift}
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "") -> DriftReport:
+        if isinstance(data, dict) and "excluded_columns" not in data:  # written before the field existed
+            data = {**data, "excluded_columns": {}}
+        return super().from_dict(data, source=source)
 
     @classmethod
     def _from_fields(cls, fields: dict[str, Any], *, source: str = "") -> DriftReport:

@@ -12,7 +12,9 @@ Layout of one partition (:func:`mlops.artifacts.predictions_prefix`)::
         attempt=<a>/rejects-00000-of-00002.parquet    rejects_path(a, 0, 2)
 
 Readers trust only ``_SUCCESS``: a partition without it is not published, and only the
-parts it lists (checked against their sha256) belong to it. The old ``format`` string
+parts it lists (checked against their sha256) belong to it. A part holds the id, ``prediction``,
+``probability`` (binary: the positive class) or one ``proba_<class>`` column per class
+(multiclass, :func:`proba_column`), ``model_version`` and ``run_id``. The old ``format`` string
 (``mlops.predictions/v1``) is now ``kind`` + ``schema_version``; there is one shape, and no
 reader lists the prefix for ``*.parquet`` any more.
 """
@@ -28,6 +30,8 @@ from mlops.artifacts.base import Artifact, Record, check_choice, check_utc_iso, 
 from mlops.errors import ArtifactSchemaError
 
 SUCCESS_FILE = "_SUCCESS"
+#: The kinds of model input columns (``features:`` in the dataset config).
+FEATURE_KINDS = ("numeric", "categorical", "boolean")
 
 
 def _prefix(uri: str) -> str:
@@ -37,6 +41,20 @@ def _prefix(uri: str) -> str:
 def success_uri(partition_uri: str) -> str:
     """``<partition>/_SUCCESS``."""
     return _prefix(partition_uri) + SUCCESS_FILE
+
+
+#: A multiclass classifier's predictions carry one probability column per class, ``proba_<class>``.
+PROBA_PREFIX = "proba_"
+
+
+def proba_column(label: Any) -> str:
+    """The predictions column of one class's probability: ``proba_<class>`` (``proba_2``, ``proba_red``)."""
+    return f"{PROBA_PREFIX}{label}"
+
+
+def proba_columns(columns: Any) -> dict[str, str]:
+    """``{class as str: column}`` of the ``proba_<class>`` columns among ``columns``, in column order."""
+    return {str(c)[len(PROBA_PREFIX) :]: str(c) for c in columns if str(c).startswith(PROBA_PREFIX)}
 
 
 def part_path(attempt: str, index: int, count: int) -> str:
@@ -52,7 +70,8 @@ def rejects_path(attempt: str, index: int, count: int) -> str:
 # ---------------------------------------------------------------- feature signature
 @dataclasses.dataclass(frozen=True)
 class FeatureColumn(Record):
-    """One model input column. ``kind`` is ``numeric`` (dtype float64) or ``categorical`` (object)."""
+    """One model input column. ``kind`` is ``numeric`` (dtype float64), ``categorical`` (object) or
+    ``boolean`` (bool; the model sees it as 1.0/0.0, see :func:`mlops.models.boolean_values`)."""
 
     name: str
     kind: str
@@ -60,7 +79,7 @@ class FeatureColumn(Record):
     optional: bool
 
     def __post_init__(self) -> None:
-        check_choice("FeatureColumn", "kind", self.kind, ("numeric", "categorical"))
+        check_choice("FeatureColumn", "kind", self.kind, FEATURE_KINDS)
 
 
 @dataclasses.dataclass(frozen=True)

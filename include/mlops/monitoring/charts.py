@@ -22,7 +22,9 @@ COLORS = {
     "minor": "#7d6608",
     "ok": "#1e8449",
 }
-PERF_METRICS = ("roc_auc", "accuracy", "f1", "rmse", "mae", "r2")
+#: Performance metrics the report shows, in order of preference for the trend chart (binary,
+#: multiclass and regression names; a report shows the ones that have a value).
+PERF_METRICS = ("roc_auc", "roc_auc_ovr", "accuracy", "f1", "f1_macro", "log_loss", "rmse", "mae", "r2")
 _REF, _CUR = "#2e86c1", "#e67e22"
 
 

@@ -128,36 +128,100 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.4g}"
 
 
-def describe(fd: FeatureDrift) -> str:
-    """One log line: the test, PSI against its limits, the missing-rate change, the severity."""
+#: How :func:`describe` names each test's score (what the number is, not just the test).
+SCORE_LABELS = {
+    "ks": "KS",
+    "chi2": "chi-square",
+    "wasserstein": "Wasserstein/ref-std",
+    "jensenshannon": "Jensen-Shannon distance",
+}
+
+
+def _test_text(fd: FeatureDrift, adjust: str) -> str:
+    """The test with its statistic and the score the threshold applies to, each named for what it is."""
+    name = SCORE_LABELS.get(fd.method, fd.method)
     if fd.method in _SMALL_SAMPLE:
-        rule = f"{fd.method} p={_fmt(fd.score)} {'<' if fd.test_drift else '>='} {fd.threshold:g}"
-    else:
-        rule = f"{fd.method}={_fmt(fd.score)} {'>=' if fd.test_drift else '<'} {fd.threshold:g}"
+        adjusted = (
+            fd.p_value is not None and fd.score is not None and adjust == "holm" and fd.score != fd.p_value
+        )
+        p_text = (
+            f"p={_fmt(fd.p_value)}, Holm-adjusted p={_fmt(fd.score)}" if adjusted else f"p={_fmt(fd.score)}"
+        )
+        stat = "D" if fd.method == "ks" else "X2"
+        op = "<" if fd.test_drift else ">="
+        return f"{name} {stat}={_fmt(fd.statistic)} {p_text} {op} {fd.threshold:g}"
+    op = ">=" if fd.test_drift else "<"
+    raw = (
+        f" (W={_fmt(fd.statistic)}, ref std {_fmt(fd.ref_summary.get('std'))})"
+        if fd.method == "wasserstein"
+        else ""
+    )
+    return f"{name}={_fmt(fd.score)}{raw} {op} {fd.threshold:g}"
+
+
+def _missing_text(fd: FeatureDrift) -> str:
+    """The missing-rate rule: the rates, its two-proportion z-test, and the rule's outcome."""
+    th = fd.thresholds
+    if fd.missing_rate_ref == 0 and fd.missing_rate_cur == 0:
+        return "missing 0.0% -> 0.0% (none on either side)"
+    z = "n/a" if fd.missing_z is None else f"{fd.missing_z:+.2f}"
+    test = f"z={z}, p={_fmt(fd.missing_p_value)}" if fd.missing_p_value is not None else "not tested"
+    rule = f"change >= {th.missing_change_alert:g} and p < {th.p_value:g}"
+    outcome = "DRIFT" if fd.missing_drift else "no drift"
+    return f"missing {fd.missing_rate_ref:.1%} -> {fd.missing_rate_cur:.1%} ({test}; {rule}: {outcome})"
+
+
+def describe(fd: FeatureDrift, adjust: str = "holm") -> str:
+    """One log line: the test (statistic and the score it is judged on, named), PSI against its limits,
+    the missing-rate rule with its z-test, and the severity. ``adjust`` is the report's ``p_value_adjust``."""
     th = fd.thresholds
     extra = f" unseen={fd.unseen_count}" if fd.unseen_count else ""
     noise = f" (noise {fd.psi_noise:.3f})" if fd.psi_noise >= 0.005 else ""
-    jump = f" (change >= {th.missing_change_alert:g}: DRIFT)" if fd.missing_drift else ""
     return (
-        f"{fd.feature}: {rule} -> {'DRIFT' if fd.test_drift else 'no drift'}; "
+        f"{fd.feature}: {_test_text(fd, adjust)} -> {'DRIFT' if fd.test_drift else 'no drift'}; "
         f"psi={fd.psi:.3f}{noise} (warn {th.psi_warn:g}, alert {th.psi_alert:g}); "
-        f"missing {fd.missing_rate_ref:.1%} -> {fd.missing_rate_cur:.1%}{jump}{extra} => {fd.status.upper()}"
+        f"{_missing_text(fd)}{extra} => {fd.status.upper()}"
     )
 
 
+def verdict_reasons(report: DriftReport) -> list[str]:
+    """Why the verdict is what it is: the dataset-drift rule and the features (or prediction) at alert/warn."""
+    reasons = []
+    if report.dataset_drift:
+        reasons.append(f"dataset drift (share {report.drift_share:.2f} >= {report.drift_share_limit:g})")
+    everything = list(report.features) + ([report.prediction] if report.prediction else [])
+    for status in ("alert", "warn"):
+        names = [f.feature for f in everything if f.status == status]
+        if names:
+            reasons.append(f"{status} level: {names}")
+    return reasons
+
+
 def summary_lines(report: DriftReport) -> list[str]:
-    """The drift report as log lines: dataset drift, one line per feature, the prediction, the verdict."""
+    """The drift report as log lines: the dataset-drift rule, one line per feature, the prediction, the verdict.
+
+    The first line states only the dataset-drift rule (share of drifted features against its
+    limit) and says that single features can still raise the verdict; the VERDICT line gives
+    the reasons, so the two never read as a contradiction.
+    """
     drifted = report.drifted_features
+    met = report.dataset_drift
     lines = [
-        f"dataset drift: share {report.drift_share:.2f} {'>=' if report.dataset_drift else '<'} "
-        f"{report.drift_share_limit:g}{' (importance-weighted)' if report.weighted else ''} -> "
-        f"{'DRIFT' if report.dataset_drift else 'no drift'} ({len(drifted)}/{len(report.features)} "
-        f"features: {drifted})"
+        f"dataset-drift rule: {len(drifted)}/{len(report.features)} features drifted, share "
+        f"{report.drift_share:.2f} {'>=' if met else '<'} {report.drift_share_limit:g}"
+        f"{' (importance-weighted)' if report.weighted else ''} -> {'MET' if met else 'not met'} "
+        f"(the verdict also counts single features at alert/warn level)"
     ]
-    lines += [describe(f) for f in report.sorted_features()]
+    if report.excluded_columns:
+        reasons = sorted(set(report.excluded_columns.values()))
+        lines.append(f"left out: {sorted(report.excluded_columns)} ({'; '.join(reasons)})")
+    lines += [describe(f, report.p_value_adjust) for f in report.sorted_features()]
     if report.prediction is not None:
-        lines.append("prediction " + describe(report.prediction))
-    lines.append(f"VERDICT: {report.verdict} drifted={drifted}")
+        lines.append("prediction " + describe(report.prediction, report.p_value_adjust))
+    why = (
+        "; ".join(verdict_reasons(report)) or "no feature at warn or alert level, dataset-drift rule not met"
+    )
+    lines.append(f"VERDICT: {report.verdict} drifted={drifted} ({why})")
     return lines
 
 
@@ -178,11 +242,11 @@ def _feature_drift(
     ``test`` is ``(method, statistic, p_value, score, test_drift, large)``: a large-sample
     test compares a distance with ``th.distance_alert``, a small-sample one a p-value with
     ``th.p_value``. ``psi_pair`` is ``(psi, psi_noise)``, ``missing`` is
-    ``(current missing rate, missing_drift)``.
+    ``(current missing rate, missing_drift, z, p)`` (:func:`~mlops.monitoring.drift_stats.missing_change`).
     """
     method, statistic, p_value, score, test_drift, large = test
     value_psi, noise = psi_pair
-    cur_rate, missing_drift = missing
+    cur_rate, missing_drift, missing_z, missing_p = missing
     drift = test_drift or missing_drift
     return FeatureDrift(
         feature=name,
@@ -203,6 +267,8 @@ def _feature_drift(
         n_ref=int(ref.count),
         n_cur=int(n_cur),
         thresholds=th,
+        missing_z=finite_or_none(missing_z),
+        missing_p_value=finite_or_none(missing_p),
         **extra,
     )
 
@@ -232,7 +298,7 @@ def compare_numeric(
     """Drift of one numeric column (or the model's scores) against its reference profile entry."""
     x, missing = sorted_finite(values)
     n = x.size
-    cur_rate, missing_drift = missing_change(ref, missing, n + missing, th)
+    missing_test = missing_change(ref, missing, n + missing, th)
     sketch = np.asarray(ref.sketch, dtype="float64")
     ref_counts = np.asarray(ref.bin_counts or [ref.count], dtype="float64")
     large = min(ref.count, n) >= large_sample
@@ -253,7 +319,7 @@ def compare_numeric(
         th,
         test,
         psi_pair,
-        (cur_rate, missing_drift),
+        missing_test,
         n,
         ref_summary=numeric_summary(ref.mean, ref.std, ref.quantiles),
         cur_summary=numeric_summary(x.mean() if n else None, x.std(ddof=1) if n > 1 else None, cur_q),
@@ -285,7 +351,7 @@ def compare_categorical(
     """Drift of one categorical column against its reference category counts."""
     cur_counts, missing, total = category_counts(values)
     n = total - missing
-    cur_rate, missing_drift = missing_change(ref, missing, total, th)
+    missing_test = missing_change(ref, missing, total, th)
     cats = list(ref.counts)
     ref_vec, cur_vec, unseen = category_vectors(ref.counts, cur_counts, other=OTHER)
     large = min(ref.count, n) >= large_sample
@@ -304,7 +370,7 @@ def compare_categorical(
         th,
         test,
         psi_pair,
-        (cur_rate, missing_drift),
+        missing_test,
         n,
         unseen_count=int(cur_vec[-1]),
         unseen_share=float(cur_vec[-1] / n) if n else 0.0,
@@ -379,8 +445,10 @@ def compute_drift(
     current : the current window's rows; every profiled feature is compared (a column
         absent from ``current`` counts as 100% missing).
     spec : thresholds and rules (``cfg.monitoring``); defaults when None.
-    predictions : the model's scores on the current rows (probabilities or values),
-        compared with the profile's prediction distribution.
+    predictions : the model's output on the current rows, compared with the profile's
+        prediction distribution: scores (probabilities or values), or the predicted classes
+        when the profile holds classes (a multiclass model: chi-square / Jensen-Shannon and
+        PSI over the classes).
     **facts : :class:`~mlops.artifacts.DriftReport` fields that describe the run
         (``day``, ``model_version``, ``run_id``, windows, URIs); None/empty by default.
 
@@ -402,14 +470,21 @@ def compute_drift(
     results = _compare_features(profile, current, spec)
     prediction = None
     if predictions is not None and profile.prediction is not None:
-        prediction = compare_numeric(
-            "prediction",
-            profile.prediction,
-            prediction_values(predictions),
-            thresholds_for(spec, "prediction"),
-            large_sample=spec.large_sample,
-            kind=profile.prediction.kind,
-        )
+        th = thresholds_for(spec, "prediction")
+        if isinstance(profile.prediction, CategoricalProfile):  # a multiclass model's predicted classes
+            values = np.asarray(predictions, dtype=object).ravel()
+            prediction = compare_categorical(
+                "prediction", profile.prediction, values, th, large_sample=spec.large_sample
+            )
+        else:
+            prediction = compare_numeric(
+                "prediction",
+                profile.prediction,
+                prediction_values(predictions),
+                th,
+                large_sample=spec.large_sample,
+                kind=profile.prediction.kind,
+            )
     weighted = bool(spec.weight_by_importance and profile.importances)
     share = _dataset_share(results, spec, weighted)
     dataset_drift = share >= spec.drift_share

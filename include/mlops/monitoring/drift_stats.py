@@ -55,29 +55,42 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return out
 
 
-def missing_rate_p_value(ref_missing: int, ref_total: int, cur_missing: int, cur_total: int) -> float:
-    """Two-proportion z-test p-value for a change in the missing rate."""
+def missing_rate_test(
+    ref_missing: int, ref_total: int, cur_missing: int, cur_total: int
+) -> tuple[float, float]:
+    """Two-proportion z-test for a change in the missing rate: ``(z, two-sided p-value)``.
+
+    ``z`` is the change in the missing rate over its pooled standard error (positive: more
+    missing now). With no rows on a side, or a pooled rate of 0 or 1, ``z`` is 0 (p = 1) when
+    the two rates are equal, else infinite (p = 0).
+    """
     from scipy import stats
 
     if ref_total == 0 or cur_total == 0:
-        return 1.0
+        return 0.0, 1.0
+    change = cur_missing / cur_total - ref_missing / ref_total
     pooled = (ref_missing + cur_missing) / (ref_total + cur_total)
     se = math.sqrt(pooled * (1 - pooled) * (1 / ref_total + 1 / cur_total))
     if se == 0:
-        return 1.0 if ref_missing / ref_total == cur_missing / cur_total else 0.0
-    z = (cur_missing / cur_total - ref_missing / ref_total) / se
-    return float(2 * stats.norm.sf(abs(z)))
+        return (0.0, 1.0) if change == 0 else (math.copysign(math.inf, change), 0.0)
+    z = change / se
+    return float(z), float(2 * stats.norm.sf(abs(z)))
+
+
+def missing_rate_p_value(ref_missing: int, ref_total: int, cur_missing: int, cur_total: int) -> float:
+    """Two-sided p-value of :func:`missing_rate_test`."""
+    return missing_rate_test(ref_missing, ref_total, cur_missing, cur_total)[1]
 
 
 def missing_change(
     ref: NumericProfile | CategoricalProfile, cur_missing: int, cur_total: int, th: DriftThresholds
-) -> tuple[float, bool]:
-    """``(current missing rate, missing_drift)``: drift when the change is large enough and significant."""
+) -> tuple[float, bool, float, float]:
+    """``(current missing rate, missing_drift, z, p)``: drift when the change is at least
+    ``missing_change_alert`` (absolute) and significant (``p < p_value``) by :func:`missing_rate_test`."""
     cur_rate = cur_missing / cur_total if cur_total else 0.0
-    if abs(cur_rate - ref.missing_rate) < th.missing_change_alert:
-        return cur_rate, False
-    p = missing_rate_p_value(ref.missing, ref.count + ref.missing, cur_missing, cur_total)
-    return cur_rate, p < th.p_value
+    z, p = missing_rate_test(ref.missing, ref.count + ref.missing, cur_missing, cur_total)
+    big = abs(cur_rate - ref.missing_rate) >= th.missing_change_alert
+    return cur_rate, bool(big and p < th.p_value), z, p
 
 
 def numeric_summary(mean: Any, std: Any, quantiles: Mapping[str, Any]) -> dict[str, Any]:

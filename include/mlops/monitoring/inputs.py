@@ -112,6 +112,23 @@ def read_labels(client: Any, bucket: str, dataset: str, day: date | str) -> pd.D
     return storage.read_table(client, uri)
 
 
+def day_labels(client: Any, bucket: str, cfg: DatasetConfig, day: date | str) -> pd.DataFrame | None:
+    """The labels of one scored day as ``[id, target]``, or None if there are none yet.
+
+    With ``labels: {in_features: true}`` they are the target column of the day's batch (None
+    when the batch has no target column or no labelled row); otherwise the late labels file.
+    """
+    if not cfg.labels.in_features:
+        return read_labels(client, bucket, cfg.name, day)
+    uri = artifacts.batch_uri(bucket, cfg.name, day)
+    if not storage.exists(client, uri):
+        return None
+    batch = storage.read_table(client, uri)
+    if cfg.target not in batch.columns or not batch[cfg.target].notna().any():
+        return None
+    return batch.loc[batch[cfg.target].notna(), [cfg.id_column, cfg.target]].reset_index(drop=True)
+
+
 @dataclass(frozen=True)
 class CurrentWindow:
     """The scored days of a window: their features, their predictions (by the monitored version) and the skips."""

@@ -19,17 +19,17 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlops import artifacts
-from mlops.artifacts import Artifact, DriftReport, ReferenceProfile
+from mlops.artifacts import Artifact, DriftReport, NumericProfile, ReferenceProfile
 from mlops.artifacts.nightly import AlertEvent, HistoryRecord, NightVerdict, PerformanceReport, RetrainRequest
 from mlops.errors import ConfigError, InputReadError, RegistryError
 from mlops.monitoring.alerts import evaluate_rules, night_verdict
 from mlops.monitoring.drift import compute_drift
 from mlops.monitoring.inputs import (
+    day_labels,
     load_current_window,
     load_history,
     load_reference,
     parse_day,
-    read_labels,
     read_predictions,
     window_days_list,
 )
@@ -52,6 +52,17 @@ def _read_or_none(client: Any, uri: str, cls: type[A]) -> A | None:
         return artifacts.read_artifact(client, uri, cls)
     except InputReadError:
         return None
+
+
+def prediction_column(preds: Any, cfg: DatasetConfig, profile: ReferenceProfile) -> Any:
+    """The predictions column the profile's prediction entry describes (None if absent).
+
+    A profile of predicted classes (multiclass) compares ``prediction``; a binary classifier's
+    ``probability``; a regressor's ``prediction``.
+    """
+    scores = isinstance(profile.prediction, NumericProfile) and cfg.is_classifier
+    col = "probability" if scores and "probability" in preds.columns else "prediction"
+    return preds[col] if col in preds.columns else None
 
 
 def _drift_reference(
@@ -112,8 +123,7 @@ def monitor_drift(
     scores = None
     preds = window.predictions
     if preds is not None and len(preds) and profile.prediction is not None:
-        col = "probability" if cfg.is_classifier and "probability" in preds.columns else "prediction"
-        scores = preds[col] if col in preds.columns else None
+        scores = prediction_column(preds, cfg, profile)
     drift_uri = artifacts.drift_uri(bucket, cfg.name, day_s)
     report = compute_drift(
         profile,
@@ -165,7 +175,7 @@ def monitor_performance(
         if preds is None:
             say("performance: skip %s (not scored)", d)
             continue
-        scored[d] = (preds, read_labels(client, bucket, cfg.name, d))
+        scored[d] = (preds, day_labels(client, bucket, cfg, d))
     uri = artifacts.performance_uri(bucket, cfg.name, day_s)
     report = compute_performance(
         cfg,

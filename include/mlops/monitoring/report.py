@@ -147,19 +147,34 @@ def _performance_section(performance: PerformanceReport | None, history: Sequenc
     chart = _img(performance_chart(performance, history), "performance trend")
     if performance is None:
         return f"<h2>Performance</h2>{chart}<p>Performance not computed yet.</p>"
-    head = "".join(f"<th>{m}</th>" for m in PERF_METRICS)
-    base = "".join(f"<td><i>{_num(performance.baseline.get(m))}</i></td>" for m in PERF_METRICS)
+    shown = [
+        m
+        for m in PERF_METRICS
+        if performance.baseline.get(m) is not None
+        or any(d.metrics.get(m) is not None for d in performance.days)
+    ]
+    head = "".join(f"<th>{m}</th>" for m in shown)
+    base = "".join(f"<td><i>{_num(performance.baseline.get(m))}</i></td>" for m in shown)
     rows = "".join(
-        f"<tr><td>{d.day}</td><td>{d.source}</td><td>{d.n}</td>"
-        + "".join(f"<td>{_num(d.metrics.get(m))}</td>" for m in PERF_METRICS)
+        f"<tr><td>{d.day}</td><td>{_source_cell(d.source, d.metrics)}</td><td>{d.n}</td>"
+        + "".join(f"<td>{_num(d.metrics.get(m))}</td>" for m in shown)
         + "</tr>"
         for d in performance.days
     )
+    not_estimated = performance.estimated.get("estimate") == "not estimated"
+    note = f"<p><b>Estimated: not estimated</b> — {_esc(performance.estimated.get('reason'))}</p>"
     return (
-        f"<h2>Performance</h2>{chart}<p>{_esc(performance.summary)}</p>"
+        f"<h2>Performance</h2>{chart}<p>{_esc(performance.summary)}</p>{note if not_estimated else ''}"
         f"<table><tr><th>day</th><th>source</th><th>n</th>{head}</tr>"
         f"<tr><td colspan=3><i>holdout (model card)</i></td>{base}</tr>{rows}</table>"
     )
+
+
+def _source_cell(source: str, values: dict[str, Any]) -> str:
+    """A day's source; an unlabelled day of a multiclass model says it was not estimated."""
+    if values.get("estimate"):
+        return f"{_esc(source)} ({_esc(values['estimate'])})"
+    return _esc(source)
 
 
 def _history_section(history: Sequence[HistoryRecord], limit: float) -> str:

@@ -42,9 +42,10 @@ the parts, and :func:`read_predictions` (``read``) reads them with their checksu
   with ``max_active_runs=1``.
 
 Output columns: the dataset's id column, ``prediction`` (the class label, or the value for
-regression), ``probability`` (classification only: the probability of the positive class,
-picked by :func:`mlops.metrics.positive_index` from the config's ``positive_class``),
-``model_version`` and ``run_id``. Rejects: the id, ``row``, ``column``, ``value``, ``reason``,
+regression), ``probability`` (binary classification: the probability of the positive class,
+picked by :func:`mlops.metrics.positive_index` from the config's ``positive_class``) or, for a
+multiclass model, one ``proba_<class>`` column per class in ``classes_`` order
+(:func:`mlops.artifacts.scoring.proba_column`), ``model_version`` and ``run_id``. Rejects: the id, ``row``, ``column``, ``value``, ``reason``,
 ``model_version``, ``run_id``.
 """
 

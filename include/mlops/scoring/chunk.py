@@ -6,7 +6,11 @@ a null id, or a row the model raises on are; each reject keeps its row, column, 
 
 The ``probability`` column is the probability of the positive class, the column
 :func:`mlops.metrics.positive_index` picks from the model's ``classes_`` with the config's
-``positive_class`` (the one positive-class rule of evaluation and monitoring).
+``positive_class`` (the one positive-class rule of evaluation and monitoring). A multiclass
+model (more than two ``classes_``) has no positive class: its parts carry one
+``proba_<class>`` column per class instead (:func:`mlops.artifacts.scoring.proba_column`).
+Boolean features are scored as the model was trained on them: 1.0/0.0 (``true``/``false``
+text too), NaN for missing; any other value is a reject.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops import metrics
 from mlops.artifacts import FeatureColumn
+from mlops.artifacts.scoring import proba_column
 from mlops.config import DatasetConfig
 from mlops.errors import MLOpsError
 
@@ -35,14 +40,15 @@ BadRow = tuple[str, str, str, str]
 
 
 def positive_column(cfg: DatasetConfig, model: Any) -> int | None:
-    """The ``predict_proba`` column of the positive class, or ``None`` without probabilities.
+    """The ``predict_proba`` column of the positive class, or ``None`` without probabilities
+    or for a multiclass model (which has no positive class).
 
     Raises
     ------
     ConfigError
         The config's ``positive_class`` is not one of the model's ``classes_``.
     """
-    if not cfg.is_classifier or not hasattr(model, "predict_proba"):
+    if not cfg.is_classifier or not hasattr(model, "predict_proba") or metrics.is_multiclass(model.classes_):
         return None
     return metrics.positive_index(cfg, model.classes_)
 
@@ -113,6 +119,40 @@ def numeric_values(arr: pa.Array, name: str, bad: dict[int, BadRow]) -> np.ndarr
     return values
 
 
+def boolean_values(arr: pa.Array, name: str, bad: dict[int, BadRow]) -> np.ndarray:
+    """A boolean feature as float64 1.0/0.0 with NaN for nulls (as training sees it); other values are bad rows."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from mlops.models import BOOLEAN_TEXT
+
+    if pa.types.is_dictionary(arr.type):
+        arr = pc.cast(arr, arr.type.value_type)
+    if pa.types.is_boolean(arr.type) or pa.types.is_null(arr.type):
+        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False).astype("float64")
+    raw = pc.cast(arr, pa.string()).to_numpy(zero_copy_only=False)
+    values = np.full(len(raw), np.nan)
+    for i, v in enumerate(raw):
+        if v is None:
+            continue
+        parsed = BOOLEAN_TEXT.get(str(v).strip().lower())
+        if parsed is None:
+            text = str(v)
+            bad.setdefault(
+                i,
+                (
+                    name,
+                    text[:MAX_VALUE_CHARS],
+                    f"column {name!r}: value {text[:40]!r} is not a boolean",
+                    f"column {name!r}: not a boolean",
+                ),
+            )
+        else:
+            values[i] = parsed
+    return values
+
+
 def categorical_values(arr: pa.Array) -> np.ndarray:
     """A categorical feature as an object array of strings, with NaN for nulls (as training sees it)."""
     import numpy as np
@@ -148,6 +188,8 @@ class ChunkScorer:
         self.classifier = cfg.is_classifier
         self.positive = positive_column(cfg, model)
         self.classes = np.asarray(model.classes_) if self.classifier else None
+        #: A multiclass model writes every class's probability (``proba_<class>``), not ``probability``.
+        self.multiclass = self.classifier and metrics.is_multiclass(self.classes)
         if self.classifier:
             kind = self.classes.dtype.kind
             self.pred_type = pa.from_numpy_dtype(self.classes.dtype) if kind in "biuf" else pa.string()
@@ -161,7 +203,9 @@ class ChunkScorer:
         import pyarrow as pa
 
         fields = [pa.field(self.id_column, id_type), pa.field("prediction", self.pred_type)]
-        if self.classifier:
+        if self.multiclass:
+            fields += [pa.field(proba_column(c), pa.float64()) for c in self.classes.tolist()]
+        elif self.classifier:
             fields.append(pa.field("probability", pa.float64()))
         stamp = [pa.field("model_version", pa.string()), pa.field("run_id", pa.string())]
         self.out_schema = pa.schema(fields + stamp)
@@ -189,12 +233,15 @@ class ChunkScorer:
         names = set(table.column_names)
         for f in self.features:
             if f.name not in names:
-                absent = np.full(n, np.nan, dtype="float64" if f.kind == "numeric" else object)
-                data[f.name] = absent if f.kind == "numeric" else pd.Series(absent, dtype=object)
+                number = f.kind in ("numeric", "boolean")
+                absent = np.full(n, np.nan, dtype="float64" if number else object)
+                data[f.name] = absent if number else pd.Series(absent, dtype=object)
                 continue
             arr = table.column(f.name).combine_chunks()
             if f.kind == "numeric":
                 data[f.name] = numeric_values(arr, f.name, bad)
+            elif f.kind == "boolean":
+                data[f.name] = boolean_values(arr, f.name, bad)
             else:
                 data[f.name] = pd.Series(categorical_values(arr), dtype=object, copy=False)
         ids = table.column(self.id_column)
@@ -206,9 +253,13 @@ class ChunkScorer:
 
     # -- prediction
     def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(prediction, probability of the positive class or None)`` for ``X``."""
+        """``(prediction, probability)`` for ``X``: the positive class's probability (binary), every
+        class's ``(n, k)`` (multiclass), or None (regression)."""
         import numpy as np
 
+        if self.multiclass:
+            proba = np.asarray(self.model.predict_proba(X), dtype="float64")
+            return self.classes[np.argmax(proba, axis=1)], proba
         if self.positive is not None:
             proba = np.asarray(self.model.predict_proba(X))
             return self.classes[np.argmax(proba, axis=1)], proba[:, self.positive].astype("float64")
@@ -218,6 +269,8 @@ class ChunkScorer:
         import numpy as np
 
         pred = np.asarray([], dtype=self.classes.dtype if self.classifier else "float64")
+        if self.multiclass:
+            return pred, np.zeros((0, len(self.classes)), dtype="float64")
         return pred, (np.asarray([], dtype="float64") if self.positive is not None else None)
 
     def predict_isolating(
@@ -270,7 +323,8 @@ class ChunkScorer:
         visit(0, len(X))
         if not ok:
             return (np.arange(0), *self._empty(), failed)
-        prob = np.concatenate([q for _, _, q in ok]) if self.positive is not None else None
+        with_proba = self.positive is not None or self.multiclass
+        prob = np.concatenate([q for _, _, q in ok]) if with_proba else None
         return np.concatenate([i for i, _, _ in ok]), np.concatenate([p for _, p, _ in ok]), prob, failed
 
     # -- output tables
@@ -287,7 +341,9 @@ class ChunkScorer:
         else:
             pred_arr = pa.array(np.asarray(pred), type=self.pred_type)
         cols = [out_ids, pred_arr]
-        if self.classifier:
+        if self.multiclass:
+            cols += [pa.array(prob[:, i], type=pa.float64()) for i in range(len(self.classes))]
+        elif self.classifier:
             cols.append(pa.array(prob, type=pa.float64()) if prob is not None else pa.nulls(m, pa.float64()))
         cols += [pa.repeat(pa.scalar(self.model_version), m), pa.repeat(pa.scalar(self.run_id), m)]
         return pa.Table.from_arrays(cols, schema=self.out_schema)

@@ -175,16 +175,16 @@ def _checked_cut(cfg: DatasetConfig, shards: Any, chunk_size: int | None) -> tup
 
 
 # ---------------------------------------------------------------- model and features
+#: The dtype each feature kind is described with (as training records it).
+KIND_DTYPES = {"numeric": "float64", "categorical": "object", "boolean": "bool"}
+
+
 def _config_columns(cfg: DatasetConfig) -> list[FeatureColumn]:
-    return [
-        FeatureColumn(
-            name=c,
-            kind="numeric" if c in cfg.features.numeric else "categorical",
-            dtype="float64" if c in cfg.features.numeric else "object",
-            optional=c in cfg.features.optional,
-        )
-        for c in cfg.feature_columns
-    ]
+    columns = []
+    for c in cfg.feature_columns:
+        kind = cfg.features.kind_of(c) or "categorical"
+        columns.append(FeatureColumn(c, kind, KIND_DTYPES[kind], c in cfg.features.optional))
+    return columns
 
 
 def feature_columns(
@@ -257,6 +257,12 @@ def _resolve_model(
         resolved.manifest.model_sha256[:12],
     )
     column = positive_column(cfg, model)
+    if cfg.is_classifier and column is None and len(getattr(model, "classes_", ())) > 2:
+        log.info(
+            "multiclass model: %d classes %s, one proba_<class> column each",
+            len(model.classes_),
+            list(model.classes_),
+        )
     if column is not None:
         log.info(
             "positive class %r: probability column %d of %s", model.classes_[column], column, model.classes_

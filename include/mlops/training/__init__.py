@@ -4,7 +4,8 @@ The steps, each a function so tests and the CLI can run them alone:
 
 1. :func:`plan_window` (:mod:`~mlops.training.data`) lists the usable days of the window;
    :func:`load_training_data` reads those whose validation result says success, joins the
-   labels, splits off the holdout by time and records the lineage.
+   labels (or takes them from the batch, ``labels: {in_features: true}``), splits off the
+   holdout by partition day and records the lineage.
 2. :func:`plan_model` and :func:`build_model` (:mod:`~mlops.training.pipeline`) make the
    ``Pipeline(ColumnTransformer, estimator)`` from the config, searched when the config asks;
    :func:`fit_model` (:mod:`~mlops.training.fit`) fits it.
@@ -23,15 +24,18 @@ from mlops.training.data import (
     WindowPlan,
     data_hash,
     join_labels,
+    labelled_rows,
     load_training_data,
     plan_window,
     resolve_window_days,
+    row_order,
     validation_status,
 )
 from mlops.training.fit import (
     IMPORTANCE_MAX_ROWS,
     FitResult,
     fit_model,
+    importance_scoring,
     permutation_importances,
     train_candidate,
 )
@@ -39,6 +43,7 @@ from mlops.training.pipeline import (
     ESTIMATOR_NAMES,
     SEARCH_MODES,
     build_model,
+    configured_classes,
     default_scoring,
     make_estimator,
     make_preprocessor,
@@ -66,13 +71,16 @@ __all__ = [
     "WindowPlan",
     "build_model",
     "canned_rows",
+    "configured_classes",
     "compute_threads",
     "data_hash",
     "default_scoring",
     "feature_frame",
     "feature_signature",
     "fit_model",
+    "importance_scoring",
     "join_labels",
+    "labelled_rows",
     "load_training_data",
     "make_estimator",
     "make_preprocessor",
@@ -81,6 +89,7 @@ __all__ = [
     "plan_window",
     "request_key",
     "resolve_window_days",
+    "row_order",
     "search_scorer",
     "target_array",
     "train_candidate",

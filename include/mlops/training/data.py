@@ -4,9 +4,10 @@
 batch exists and whose late labels have arrived and were due by ``end``
 (``day + label_delay_days <= end``; a backfill never sees labels from its future).
 :func:`load_training_data` reads those days whose :class:`~mlops.artifacts.ValidationResult`
-says success, joins the labels by id, splits the last ``holdout_days`` days off as the
-holdout and records the lineage: URIs, S3 VersionIds, SHA-256 of every object, row counts
-and one data hash.
+says success, joins the labels by id (or, with ``labels: {in_features: true}``, takes the
+target from the batch itself), splits the last ``holdout_days`` days off as the holdout and
+records the lineage: URIs, S3 VersionIds, SHA-256 of every object, row counts and one data
+hash. The day of a row is its partition (``dt=YYYY-MM-DD``), so no date column is needed.
 """
 
 from __future__ import annotations
@@ -100,7 +101,11 @@ def plan_window(
     batches = _day_index(
         storage.list_uris(client, f"s3://{bucket}/data/{cfg.name}/features/"), "batch.parquet"
     )
-    labels = _day_index(storage.list_uris(client, f"s3://{bucket}/data/{cfg.name}/labels/"), "labels.parquet")
+    labels = (
+        batches
+        if cfg.labels.in_features  # the target travels in the batch itself
+        else _day_index(storage.list_uris(client, f"s3://{bucket}/data/{cfg.name}/labels/"), "labels.parquet")
+    )
     days, uris, skipped = [], [], {}
     for i in range(n_days):
         day = (start_day + timedelta(days=i)).isoformat()
@@ -208,9 +213,13 @@ def validation_status(client, batch_uri: str) -> tuple[bool, str]:
 
 def _read_day(client, cfg: DatasetConfig, bucket: str, day: str, batch_uri: str, validation_uri: str) -> _Day:
     features, f_meta = _read_versioned(client, batch_uri)
-    labels_uri = artifacts.labels_uri(bucket, cfg.name, day)
-    labels, l_meta = _read_versioned(client, labels_uri)
-    joined = join_labels(cfg, features, labels, batch_uri, labels_uri)
+    if cfg.labels.in_features:
+        labels_uri, labels, l_meta = batch_uri, features, f_meta
+        joined = labelled_rows(cfg, features, batch_uri)
+    else:
+        labels_uri = artifacts.labels_uri(bucket, cfg.name, day)
+        labels, l_meta = _read_versioned(client, labels_uri)
+        joined = join_labels(cfg, features, labels, batch_uri, labels_uri)
     facts = {
         "day": day,
         "batch_uri": batch_uri,
@@ -230,7 +239,8 @@ def _read_day(client, cfg: DatasetConfig, bucket: str, day: str, batch_uri: str,
 def load_training_data(client, cfg: DatasetConfig, plan: WindowPlan) -> TrainingData:
     """Read the planned days, join labels by id, split the last ``holdout_days`` days off as holdout.
 
-    Days without a successful validation result are left out (and recorded in ``excluded``).
+    Days without a successful validation result, and days with no labelled row, are left out
+    (and recorded in ``excluded``).
     """
     read, excluded = [], dict(plan.skipped)
     for day, batch_uri in zip(plan.days, plan.batch_uris, strict=True):
@@ -239,13 +249,19 @@ def load_training_data(client, cfg: DatasetConfig, plan: WindowPlan) -> Training
             excluded[day] = detail
             log.warning("skip %s: %s (%s)", day, detail, artifacts.validation_uri(batch_uri))
             continue
-        read.append(_read_day(client, cfg, plan.bucket, day, batch_uri, detail))
+        one = _read_day(client, cfg, plan.bucket, day, batch_uri, detail)
+        if not len(one.frame):
+            excluded[day] = f"no labelled rows ('{cfg.target}' missing or null on every row)"
+            log.warning("skip %s: %s (%s)", day, excluded[day], one.facts["labels_uri"])
+            continue
+        read.append(one)
     used = [d.facts["day"] for d in read]
     _require_days(cfg, used, f"validated, labelled part of window {plan.start}..{plan.end}")
     return _split_by_time(cfg, read, excluded)
 
 
 def _split_by_time(cfg: DatasetConfig, read: list[_Day], excluded: dict[str, str]) -> TrainingData:
+    """The last ``holdout_days`` days (by partition) are the holdout; rows keep their day's order."""
     import pandas as pd
 
     used = [d.facts["day"] for d in read]
@@ -253,11 +269,9 @@ def _split_by_time(cfg: DatasetConfig, read: list[_Day], excluded: dict[str, str
     lineage = [
         LineageDay(**d.facts, split="holdout" if d.facts["day"] in holdout_days else "train") for d in read
     ]
-    full = pd.concat([d.frame for d in read], ignore_index=True)
-    day_of_row = full[cfg.date_column].astype("string").str[:10]
-    train = full[~day_of_row.isin(holdout_days)].reset_index(drop=True)
-    holdout = full[day_of_row.isin(holdout_days)].reset_index(drop=True)
-    rates = _positive_rates(cfg, full, train, holdout, train_days) if cfg.is_classifier else (None, None)
+    train = pd.concat([d.frame for d in read if d.facts["day"] in train_days], ignore_index=True)
+    holdout = pd.concat([d.frame for d in read if d.facts["day"] in holdout_days], ignore_index=True)
+    rates = _positive_rates(cfg, train, holdout, train_days) if cfg.is_classifier else (None, None)
     split = TrainingSplit(
         "time",
         train_days,
@@ -285,21 +299,26 @@ def _split_by_time(cfg: DatasetConfig, read: list[_Day], excluded: dict[str, str
 
 
 def _positive_rates(
-    cfg: DatasetConfig, full, train, holdout, train_days: list[str]
+    cfg: DatasetConfig, train, holdout, train_days: list[str]
 ) -> tuple[float | None, float | None]:
-    """Check the target is binary with two classes in train; the positive rate of each split."""
-    labels = metrics.labels_of(full[cfg.target])
-    if len(labels) > 2:
-        raise ConfigError(
-            f"Target '{cfg.target}' has {len(labels)} classes {labels[:10]}; only binary classification "
-            f"is supported (metrics and the gate use the positive-class probability)."
-        )
+    """Check the training split has two classes or more; the positive rate of each split (binary only).
+
+    A multiclass target (more than two labels over the window) has no positive class: the
+    class counts are logged and both rates are None.
+    """
+    labels = metrics.labels_of(train[cfg.target], holdout[cfg.target])
     train_labels = metrics.labels_of(train[cfg.target])
     if len(train_labels) < 2:
         raise InsufficientDataError(
             f"The training split {train_days[0]}..{train_days[-1]} has a single class "
             f"{train_labels} in '{cfg.target}'; cannot train a classifier. Widen the window."
         )
+    if metrics.is_multiclass(labels):
+        counts = {str(k): int(v) for k, v in train[cfg.target].value_counts(sort=False).items()}
+        log.info(
+            "multiclass target '%s': %d classes, train rows per class %s", cfg.target, len(labels), counts
+        )
+        return None, None
     positive = metrics.resolve_positive_class(cfg, labels)
 
     def rate(part) -> float | None:
@@ -309,25 +328,41 @@ def _positive_rates(
     return rate(train), rate(holdout)
 
 
+def row_order(cfg: DatasetConfig) -> list[str]:
+    """The sort keys of one day's rows: the date column (when configured), then the id."""
+    return [cfg.date_column, cfg.id_column] if cfg.date_column else [cfg.id_column]
+
+
+def _check_frame(cfg: DatasetConfig, frame, uri: str, cols: list[str]) -> None:
+    absent = [c for c in cols if c not in frame.columns]
+    if absent:
+        raise InputReadError(f"{uri} has no column(s) {absent}; columns are {list(frame.columns)[:25]}.")
+    dup = int(frame[cfg.id_column].duplicated().sum())
+    if dup:
+        raise InputReadError(
+            f"{uri} has {dup} duplicate '{cfg.id_column}' values; ids must be unique to join labels. "
+            "Fix the upstream export."
+        )
+
+
 def join_labels(cfg: DatasetConfig, features, labels, batch_uri: str, labels_uri: str):
     """Inner-join labels to the batch by id (both checked for the columns and unique ids), rows in
-    (date, id) order; rows with a missing label are dropped."""
-    for frame, uri, cols in (
-        (features, batch_uri, [cfg.id_column, cfg.date_column]),
-        (labels, labels_uri, [cfg.id_column, cfg.target]),
-    ):
-        absent = [c for c in cols if c not in frame.columns]
-        if absent:
-            raise InputReadError(f"{uri} has no column(s) {absent}; columns are {list(frame.columns)[:25]}.")
-        dup = int(frame[cfg.id_column].duplicated().sum())
-        if dup:
-            raise InputReadError(
-                f"{uri} has {dup} duplicate '{cfg.id_column}' values; ids must be unique to join labels. "
-                "Fix the upstream export."
-            )
+    (date, id) order (id order without a date column); rows with a missing label are dropped."""
+    _check_frame(cfg, features, batch_uri, row_order(cfg))
+    _check_frame(cfg, labels, labels_uri, [cfg.id_column, cfg.target])
     joined = features.merge(labels[[cfg.id_column, cfg.target]], on=cfg.id_column, how="inner")
     joined = joined[joined[cfg.target].notna()]
-    return joined.sort_values([cfg.date_column, cfg.id_column], kind="mergesort").reset_index(drop=True)
+    return joined.sort_values(row_order(cfg), kind="mergesort").reset_index(drop=True)
+
+
+def labelled_rows(cfg: DatasetConfig, batch, batch_uri: str):
+    """The rows of a batch that carries its target (``labels: {in_features: true}``) with a label, in
+    (date, id) order; a batch without the target column has none."""
+    _check_frame(cfg, batch, batch_uri, row_order(cfg))
+    if cfg.target not in batch.columns:
+        return batch.iloc[0:0]
+    rows = batch[batch[cfg.target].notna()]
+    return rows.sort_values(row_order(cfg), kind="mergesort").reset_index(drop=True)
 
 
 def data_hash(lineage: list[LineageDay]) -> str:

@@ -115,6 +115,18 @@ def _search_summary(search, plan: ModelPlan) -> tuple[dict[str, Any], dict[str, 
     return cv, best
 
 
+def importance_scoring(model, cfg: DatasetConfig, y: Any) -> str:
+    """Permutation importance's scoring on ``y``: :func:`default_scoring` of the model's classes, or
+    ``accuracy`` when ``y`` cannot support it (one class; a multiclass holdout missing a class)."""
+    if not cfg.is_classifier:
+        return default_scoring(cfg)
+    classes = list(model.classes_)
+    seen = metrics.labels_of(y)
+    if len(seen) < 2 or (metrics.is_multiclass(classes) and len(seen) < len(classes)):
+        return "accuracy"
+    return "roc_auc_ovr" if metrics.is_multiclass(classes) else "roc_auc"
+
+
 def permutation_importances(model, cfg: DatasetConfig, frame: pd.DataFrame, *, seed: int) -> dict[str, float]:
     """Mean drop of the primary metric when each raw feature is shuffled (on up to 1,000 holdout rows)."""
     from sklearn.inspection import permutation_importance
@@ -123,8 +135,7 @@ def permutation_importances(model, cfg: DatasetConfig, frame: pd.DataFrame, *, s
         frame if len(frame) <= IMPORTANCE_MAX_ROWS else frame.sample(IMPORTANCE_MAX_ROWS, random_state=seed)
     )
     X, y = feature_frame(sample, cfg), target_array(sample, cfg)
-    one_class = cfg.is_classifier and len(metrics.labels_of(y)) < 2
-    scoring = "accuracy" if one_class else default_scoring(cfg)
+    scoring = importance_scoring(model, cfg, y)
     with compute_threads():
         result = permutation_importance(
             model, X, y, scoring=scoring, n_repeats=IMPORTANCE_REPEATS, random_state=seed, n_jobs=1
@@ -205,11 +216,14 @@ def _fit_and_profile(cfg: DatasetConfig, data: TrainingData, mplan: ModelPlan) -
         importances = permutation_importances(fit.model, cfg, data.holdout, seed=mplan.seed)
     top = list(importances.items())[:5]
     log.info("permutation importance (holdout, top 5): %s", ", ".join(f"{k}={v:.4f}" for k, v in top))
+    multiclass = cfg.is_classifier and metrics.is_multiclass(fit.model.classes_)
     profile = profiling.build_reference_profile(
         data.train.loc[:, [*cfg.feature_columns, cfg.target]],
         cfg,
-        predictions=train_proba if cfg.is_classifier else train_pred,
+        # binary: positive-class scores; multiclass: the predicted classes (prediction drift over the classes)
+        predictions=train_pred if multiclass or not cfg.is_classifier else train_proba,
         importances=importances,
+        prediction_kind="categorical" if multiclass else None,
     )
     log.info("post-fit (serialize, importance, profile) took %.1fs", time.perf_counter() - started)
     return _Fitted(fit, blob, storage.sha256_bytes(blob), importances, profile)

@@ -23,6 +23,13 @@ ESTIMATOR_NAMES: tuple[str, ...] = tuple(
 SEARCH_MODES = ("config", "none")
 #: Search scorings about one class: scored for the configured positive class (not sklearn's ``1``).
 POSITIVE_CLASS_SCORINGS = ("precision", "recall", "f1", "average_precision")
+#: The same scorings for a multiclass target (sklearn's names); average precision has none.
+MULTICLASS_SCORINGS = {
+    "precision": "precision_macro",
+    "recall": "recall_macro",
+    "f1": "f1_macro",
+    "roc_auc": "roc_auc_ovr",
+}
 
 
 # ---------------------------------------------------------------- estimators
@@ -112,7 +119,9 @@ def make_estimator(
 
 
 def make_preprocessor(cfg: DatasetConfig):
-    """``ColumnTransformer``: median impute (+ missing indicator) and scale numerics; impute and one-hot categoricals."""
+    """``ColumnTransformer``: median impute (+ missing indicator) and scale numerics; impute and one-hot
+    categoricals; booleans (0/1 floats from :func:`mlops.models.feature_frame`) imputed with the most
+    frequent value plus a missing indicator, unscaled."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -135,6 +144,9 @@ def make_preprocessor(cfg: DatasetConfig):
             ]
         )
         transformers.append(("categorical", categorical, list(cfg.features.categorical)))
+    if cfg.features.boolean:
+        boolean = SimpleImputer(strategy="most_frequent", add_indicator=True, keep_empty_features=True)
+        transformers.append(("boolean", boolean, list(cfg.features.boolean)))
     return ColumnTransformer(
         transformers, remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=True
     )
@@ -197,14 +209,39 @@ def plan_model(cfg: DatasetConfig, *, estimator: str | None = None, search: str 
     return ModelPlan(name, params, ensemble, search_plan, spec.seed, notes)
 
 
-def default_scoring(cfg: DatasetConfig) -> str:
-    return "roc_auc" if cfg.is_classifier else "neg_root_mean_squared_error"
+def configured_classes(cfg: DatasetConfig) -> tuple[Any, ...]:
+    """``validation.target_values`` of a classifier (empty when not listed)."""
+    return tuple(cfg.validation.target_values or ()) if cfg.is_classifier else ()
+
+
+def default_scoring(cfg: DatasetConfig, y: Any = None) -> str:
+    """The search's scoring when the config names none, and permutation importance's.
+
+    Binary: ``roc_auc``; multiclass (``y``, else ``validation.target_values``, has more than two
+    labels): ``f1_macro``, which stays defined on a time-series fold that lacks a class;
+    regression: ``neg_root_mean_squared_error``.
+    """
+    if not cfg.is_classifier:
+        return "neg_root_mean_squared_error"
+    labels = metrics.labels_of(y) if y is not None else list(configured_classes(cfg))
+    return "f1_macro" if metrics.is_multiclass(labels) else "roc_auc"
 
 
 def search_scorer(cfg: DatasetConfig, scoring: str, y: Any) -> Any:
     """The search's ``scoring``: a one-class scoring (precision, recall, f1, average precision) of a
-    classifier is scored for the positive class of :mod:`mlops.metrics`; anything else as named."""
-    if not cfg.is_classifier or scoring not in POSITIVE_CLASS_SCORINGS:
+    binary classifier is scored for the positive class of :mod:`mlops.metrics`; for a multiclass
+    target precision/recall/f1 become their macro averages and ``roc_auc`` one-vs-rest; anything
+    else as named."""
+    if not cfg.is_classifier:
+        return scoring
+    if metrics.is_multiclass(metrics.labels_of(y)):
+        if scoring == "average_precision":
+            raise ConfigError(
+                f"model.search.scoring 'average_precision' of include/configs/{cfg.name}.yaml is binary only; "
+                f"the target has {len(metrics.labels_of(y))} classes. Use f1_macro, roc_auc_ovr or accuracy."
+            )
+        return MULTICLASS_SCORINGS.get(scoring, scoring)
+    if scoring not in POSITIVE_CLASS_SCORINGS:
         return scoring
     from sklearn import metrics as skm
 

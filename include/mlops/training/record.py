@@ -26,19 +26,17 @@ if TYPE_CHECKING:
 CANNED_ROWS = 5
 
 
+#: The dtype each feature kind is recorded with (what the batch column holds).
+KIND_DTYPES = {"numeric": "float64", "categorical": "object", "boolean": "bool"}
+
+
 def feature_signature(cfg: DatasetConfig) -> FeatureSignature:
-    """The input the model expects: names, kinds, optional flags, and a hash of them."""
-    return FeatureSignature.of(
-        [
-            FeatureColumn(
-                c,
-                "numeric" if c in cfg.features.numeric else "categorical",
-                "float64" if c in cfg.features.numeric else "object",
-                c in cfg.features.optional,
-            )
-            for c in cfg.feature_columns
-        ]
-    )
+    """The input the model expects: names, kinds (numeric, categorical, boolean), optional flags, and a hash."""
+    columns = []
+    for c in cfg.feature_columns:
+        kind = cfg.features.kind_of(c) or "categorical"
+        columns.append(FeatureColumn(c, kind, KIND_DTYPES[kind], c in cfg.features.optional))
+    return FeatureSignature.of(columns)
 
 
 def canned_rows(cfg: DatasetConfig, holdout: pd.DataFrame, n: int = CANNED_ROWS) -> list[dict[str, Any]]:

@@ -1,17 +1,26 @@
 """Reading a batch to validate: Parquet or CSV (S3 or local), typed by the config, labels joined.
 
+:func:`open_batch` serves a Parquet batch chunk by chunk from a local copy (an S3 object is
+downloaded in ranged GETs pinned to its version), so memory does not grow with the rows; a CSV
+batch, and a batch whose late labels are joined, are read whole (:func:`read_batch`).
 Every read error is an :class:`~mlops.errors.InputReadError` whose message names the object and
 the fix (empty, truncated, header-only, wrong delimiter, not a table, labels not there yet).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import TYPE_CHECKING
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mlops import artifacts, storage
 from mlops.config import DatasetConfig
 from mlops.errors import InputReadError
+from mlops.validation.chunks import FrameTable, ParquetTable, Table
 from mlops.validation.hints import DEFAULT_STYLE, hint
 
 if TYPE_CHECKING:
@@ -112,9 +121,10 @@ def _join_labels(
     return frame, source
 
 
-def is_labelled(frame: pd.DataFrame, cfg: DatasetConfig, labelled: bool) -> bool:
-    """Whether ``frame`` is checked with the target checks: asked for, or it carries its
-    target and the config says labelled batches do (``labels.in_features``)."""
+def is_labelled(frame: pd.DataFrame | Table, cfg: DatasetConfig, labelled: bool) -> bool:
+    """Whether ``frame`` (a DataFrame or a :class:`~mlops.validation.chunks.Table`) is checked with
+    the target checks: asked for, or it carries its target and the config says labelled batches do
+    (``labels.in_features``)."""
     return labelled or (cfg.labels.in_features and cfg.target in frame.columns)
 
 
@@ -148,3 +158,109 @@ def read_batch(
         labels=labels,
     )
     return frame, source
+
+
+# ---------------------------------------------------------------- streamed (Parquet)
+#: Bytes per ranged GET when an S3 batch is copied to local disk.
+DOWNLOAD_PIECE = 16 * 2**20
+
+
+def _pinned(head: dict[str, Any]) -> dict[str, Any]:
+    """Ranged GETs of exactly the version read first: its VersionId, else (unversioned) its ETag."""
+    version = head.get("VersionId")
+    if version and version != "null":
+        return {"version_id": version}
+    return {"if_match": head.get("ETag")} if head.get("ETag") else {}
+
+
+def _fetch(client, uri: str, workdir: Path) -> tuple[Path, dict[str, Any], str, int]:
+    """A local file with the batch's bytes: ``(path, head, sha256, size)`` (an S3 object is copied)."""
+    digest = hashlib.sha256()
+    if not storage.is_s3(uri):
+        path = Path(uri)
+        if not path.is_file():
+            raise InputReadError(f"File {uri} does not exist.")
+        with path.open("rb") as fh:
+            for piece in iter(lambda: fh.read(DOWNLOAD_PIECE), b""):
+                digest.update(piece)
+        return path, {}, digest.hexdigest(), path.stat().st_size
+    head = storage.head(client, uri)
+    if head is None:
+        storage.get_object(client, uri)  # raises the missing-object InputReadError
+        raise InputReadError(f"Object {uri} does not exist.")
+    size, pin = int(head.get("ContentLength") or 0), _pinned(head)
+    path = workdir / (Path(storage.parse_uri(uri)[1]).name or "batch")
+    with path.open("wb") as fh:
+        for start in range(0, size, DOWNLOAD_PIECE):
+            piece = storage.get_range(client, uri, start, min(start + DOWNLOAD_PIECE, size), **pin)
+            digest.update(piece)
+            fh.write(piece)
+    return path, head, digest.hexdigest(), size
+
+
+def _is_parquet(path: Path) -> bool:
+    """Parquet magic at both ends (anything else is parsed whole, with the clear messages of :func:`parse_batch_bytes`)."""
+    if path.stat().st_size < 12:
+        return False
+    with path.open("rb") as fh:
+        first = fh.read(4)
+        fh.seek(-4, 2)
+        return first == b"PAR1" and fh.read(4) == b"PAR1"
+
+
+def _table(
+    client, uri: str, path: Path, cfg: DatasetConfig, labelled: bool, style: str
+) -> tuple[Table, str, artifacts.LabelsSource | None]:
+    """``(table, format, labels)``: Parquet streamed, unless its labels must be joined; CSV whole."""
+    join = labelled and not cfg.labels.in_features
+    if _is_parquet(path):
+        table = ParquetTable(path, uri=uri)
+        if table.row_count == 0:
+            raise InputReadError(
+                f"{uri} has {len(table.columns)} columns but 0 rows; the upstream export wrote no data. "
+                "Re-export the batch."
+            )
+        if not (join and cfg.target not in table.columns):
+            return table, "parquet", None
+        frame, fmt = table.frame(table.columns), "parquet"
+    else:
+        frame, fmt = parse_batch_bytes(path.read_bytes(), uri, cfg)
+    labels = None
+    if join and cfg.target not in frame.columns:
+        frame, labels = _join_labels(client, uri, frame, cfg, style)
+    return FrameTable(frame), fmt, labels
+
+
+@contextmanager
+def open_batch(
+    client, uri: str, cfg: DatasetConfig, *, labelled: bool = False, hint_style: str = DEFAULT_STYLE
+) -> Iterator[tuple[Table, artifacts.BatchSource]]:
+    """The batch at ``uri`` (S3 or local) as a :class:`~mlops.validation.chunks.Table`, and its source.
+
+    A Parquet batch is read chunk by chunk from a local copy: an S3 object is downloaded in
+    ranged GETs pinned to the version its HEAD returned, so an overwrite meanwhile cannot mix two
+    files, and hashed on the way. A CSV batch, and a Parquet batch whose late labels are joined
+    (``labelled``), are read whole, typed and joined as :func:`read_batch` does. The local copy is
+    deleted when the ``with`` block ends.
+
+    Raises
+    ------
+    InputReadError
+        Missing, empty, truncated, corrupt, header-only, wrong-delimiter or non-table input,
+        a Parquet file with no rows, or labels that have not arrived.
+    """
+    with tempfile.TemporaryDirectory(prefix="mlops-batch-") as workdir:
+        path, head, sha256, size = _fetch(client, uri, Path(workdir))
+        table, fmt, labels = _table(client, uri, path, cfg, labelled, hint_style)
+        yield (
+            table,
+            artifacts.BatchSource(
+                uri=uri,
+                etag=head.get("ETag"),
+                version_id=head.get("VersionId"),
+                size=size,
+                sha256=sha256,
+                format=fmt,
+                labels=labels,
+            ),
+        )

@@ -1,5 +1,8 @@
-"""Running a suite on a DataFrame with Great Expectations (GX Core 1.x) in an ephemeral context.
+"""Running a suite on a batch with Great Expectations (GX Core 1.x), chunk by chunk.
 
+:func:`validate_table` is the one entry: :func:`validate_frame` (a DataFrame in memory) and
+:func:`validate_uri` (a Parquet or CSV file, S3 or local; Parquet is streamed) call it. GX computes
+and judges every expectation (:mod:`~mlops.validation.engine`), and renders the Data Docs page.
 GX is imported inside functions only, once per process (its import takes seconds); analytics
 and progress bars are off and its INFO chatter is kept out of task logs.
 """
@@ -18,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from mlops import artifacts
 from mlops.config import DatasetConfig
 from mlops.errors import ConfigError
-from mlops.validation.batch import is_labelled, read_batch
+from mlops.validation.batch import is_labelled, open_batch
+from mlops.validation.chunks import CHUNK_ROWS, FrameTable, Table
 from mlops.validation.hints import DEFAULT_STYLE, check_style
 from mlops.validation.outcome import (
     PARTIAL_UNEXPECTED_COUNT,
@@ -29,12 +33,14 @@ from mlops.validation.outcome import (
     with_context,
 )
 from mlops.validation.results import ValidationReport
-from mlops.validation.suite import load_suite, select_scope
+from mlops.validation.suite import load_suite, select_scope, suite_sha256
 
 if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
+#: The last GX ExpectationSuite built, by the sha256 of its suite dict (a window validates many days).
+_GX_SUITES: dict[str, Any] = {}
 
 
 @functools.cache
@@ -135,24 +141,27 @@ def _present(suite: dict[str, Any], columns: Any) -> tuple[dict[str, Any], dict[
     return {**suite, "expectations": keep}, not_run
 
 
-def _run_gx(df: pd.DataFrame, suite: dict[str, Any], *, run_name: str, docs: bool):
-    """Run ``suite`` on ``df`` in a fresh ephemeral context; returns (GX result dict, Data Docs HTML or None).
+def _run_gx(table: Table, suite: dict[str, Any], *, run_name: str, docs: bool):
+    """Run ``suite`` on ``table``; returns (GX result dict, Data Docs HTML or None).
 
-    The suite is validated on a whole-dataframe batch definition. The page is
-    rendered with GX's Data Docs renderer and page view (what the site builder
-    runs); results are not routed through a Checkpoint because GX 1.24 with
-    numpy 2 stores ``np.bool`` successes (expect_column_quantile_values_to_be_between)
-    that its result store cannot serialize.
+    GX computes the metrics chunk by chunk and judges the merged ones
+    (:func:`~mlops.validation.engine.evaluate`). The page is rendered with GX's Data Docs
+    renderer and page view (what the site builder runs); results are not routed through a
+    Checkpoint because GX 1.24 with numpy 2 stores ``np.bool`` successes
+    (expect_column_quantile_values_to_be_between) that its result store cannot serialize.
     """
     gx = _gx()
     from great_expectations.core.run_identifier import RunIdentifier
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
-    asset = context.data_sources.add_pandas("mlops").add_dataframe_asset(suite["name"].split(".")[0])
-    batch = asset.add_batch_definition_whole_dataframe("batch").get_batch(batch_parameters={"dataframe": df})
+    from mlops.validation.engine import evaluate
+
     result_format = {"result_format": "BASIC", "partial_unexpected_count": PARTIAL_UNEXPECTED_COUNT}
-    result = batch.validate(_gx_suite(gx, suite), result_format=result_format)
+    digest = suite_sha256(suite)
+    if digest not in _GX_SUITES:  # built (and checked) once per process and suite
+        if len(_GX_SUITES) >= 8:
+            _GX_SUITES.clear()
+        _GX_SUITES[digest] = _gx_suite(gx, suite)
+    result = evaluate(table, _GX_SUITES[digest], result_format=result_format, suite_key=digest)
     for r in result.results:
         r.success = bool(r.success)
         r.result = _plain(r.result)
@@ -192,8 +201,8 @@ def _checks_in_suite_order(
     return sorted(checks, key=lambda c: order.get(key(c.expectation, c.kwargs), 1 << 30))
 
 
-def validate_frame(
-    df: pd.DataFrame,
+def validate_table(
+    table: Table,
     cfg: DatasetConfig,
     *,
     labelled: bool = False,
@@ -204,33 +213,35 @@ def validate_frame(
     source: artifacts.BatchSource | None = None,
     hint_style: str = DEFAULT_STYLE,
 ) -> ValidationReport:
-    """Validate a DataFrame against the dataset's GX suite (or ``suite``) in an ephemeral context.
+    """Validate a batch (a :class:`~mlops.validation.chunks.Table`) against the dataset's GX suite.
 
     Parameters
     ----------
-    df : the batch (features, plus the target when ``labelled``).
+    table : the batch (features, plus the target when ``labelled``), read chunk by chunk.
     cfg : the dataset config.
     labelled : also run the labelled-scope expectations (target values, class balance). With
-        ``labels.in_features`` a frame that has the target column is labelled anyway.
-    batch_uri : where the frame came from, for messages and the result.
+        ``labels.in_features`` a batch that has the target column is labelled anyway.
+    batch_uri : where the batch came from, for messages and the result.
     suite : a suite dict (as :func:`build_suite` returns); default: the committed file.
     docs : also render the GX Data Docs page into ``report.docs_html``.
     run_id : the run that validates (names the GX run; recorded in the result).
-    source : the exact bytes read (:func:`read_batch`); None for a frame built in memory.
+    source : the exact bytes read (:func:`open_batch`); None for a frame built in memory.
     hint_style : ``cli``, ``dag`` or ``python``: the words fix hints use (``--labelled``,
         ``Param labelled=true``, ``labelled=True``).
 
     Returns
     -------
     ValidationReport
+        Its result's ``suite_digest`` is the sha256 of the scoped suite (:func:`suite_sha256`).
     """
     started = time.perf_counter()
     check_style(hint_style)
-    labelled = is_labelled(df, cfg, labelled)
+    labelled = is_labelled(table, cfg, labelled)
     suite = load_suite(cfg, labelled=labelled) if suite is None else select_scope(suite, labelled=labelled)
-    suite, not_run = _present(suite, df.columns)
+    digest = suite_sha256(suite)
+    suite, not_run = _present(suite, table.columns)
     base = run_id or (batch_uri.rsplit("/", 2)[-2] if "/" in batch_uri else batch_uri)
-    gx_result, html = _run_gx(df, suite, run_name=artifacts.safe_key(base)[:100] or "frame", docs=docs)
+    gx_result, html = _run_gx(table, suite, run_name=artifacts.safe_key(base)[:100] or "frame", docs=docs)
     checks = with_context(_checks_in_suite_order(gx_result, suite), cfg, not_run=not_run, style=hint_style)
     stats = gx_result.get("statistics") or {}
     result = artifacts.ValidationResult(
@@ -238,10 +249,10 @@ def validate_frame(
         batch_uri=batch_uri,
         success=bool(gx_result.get("success")),
         labelled=labelled,
-        row_count=int(len(df)),
-        column_count=int(df.shape[1]),
+        row_count=int(table.row_count),
+        column_count=len(table.columns),
         suite=suite["name"],
-        suite_digest=str((suite.get("meta") or {}).get("config_digest", "")),
+        suite_digest=digest,
         evaluated=int(stats.get("evaluated_expectations", len(checks))),
         successful=int(stats.get("successful_expectations", sum(c.success for c in checks))),
         checks=checks,
@@ -258,6 +269,33 @@ def validate_frame(
     return ValidationReport(result, docs_html=(html or fallback_html(result)) if docs else None)
 
 
+def validate_frame(
+    df: pd.DataFrame,
+    cfg: DatasetConfig,
+    *,
+    labelled: bool = False,
+    batch_uri: str = "<frame>",
+    suite: dict[str, Any] | None = None,
+    docs: bool = False,
+    run_id: str | None = None,
+    source: artifacts.BatchSource | None = None,
+    hint_style: str = DEFAULT_STYLE,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ValidationReport:
+    """Validate a DataFrame in memory, ``chunk_rows`` rows at a time; the rest as :func:`validate_table`."""
+    return validate_table(
+        FrameTable(df, chunk_rows),
+        cfg,
+        labelled=labelled,
+        batch_uri=batch_uri,
+        suite=suite,
+        docs=docs,
+        run_id=run_id,
+        source=source,
+        hint_style=hint_style,
+    )
+
+
 def validate_uri(
     client,
     uri: str,
@@ -270,19 +308,21 @@ def validate_uri(
 ) -> ValidationReport:
     """Read a Parquet or CSV batch from S3 (or a local path) and validate it; records nothing.
 
+    A Parquet batch is streamed (:func:`open_batch`): memory stays flat however many rows it has.
+
     Raises
     ------
     InputReadError
-        If the input cannot be read as a table at all (see :func:`read_batch`).
+        If the input cannot be read as a table at all (see :func:`open_batch`).
     """
-    frame, source = read_batch(client, uri, cfg, labelled=labelled, hint_style=hint_style)
-    return validate_frame(
-        frame,
-        cfg,
-        labelled=labelled,
-        batch_uri=uri,
-        docs=docs,
-        run_id=run_id,
-        source=source,
-        hint_style=hint_style,
-    )
+    with open_batch(client, uri, cfg, labelled=labelled, hint_style=hint_style) as (table, source):
+        return validate_table(
+            table,
+            cfg,
+            labelled=labelled,
+            batch_uri=uri,
+            docs=docs,
+            run_id=run_id,
+            source=source,
+            hint_style=hint_style,
+        )

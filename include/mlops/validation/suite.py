@@ -51,6 +51,16 @@ def select_scope(suite: dict[str, Any], *, labelled: bool) -> dict[str, Any]:
     return {**suite, "expectations": exps}
 
 
+def suite_sha256(suite: dict[str, Any]) -> str:
+    """sha256 of a (scoped) suite's canonical JSON: a recorded result is reused only while it is unchanged.
+
+    Any edit of the suite file (a hand-written expectation, a bound) changes it, and so does the scope
+    (labelled or unlabelled): the result records it as ``suite_digest``.
+    """
+    text = json.dumps(suite, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 # ---------------------------------------------------------------- building blocks
 def _number(x: float | int | None) -> float | int | None:
     if x is None:

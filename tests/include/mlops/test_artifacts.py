@@ -275,7 +275,7 @@ def test_derived_keys_are_written_and_recomputed_on_read():
         (lambda: a.Tombstone(DS, "v2", TS, "r", "x"), "must be a version id like v0007. Got 'v2'"),
         (lambda: a.FeatureSignature([a.FeatureColumn("age", "numeric", "float64", False)], "0" * 64),
          "does not match its columns"),
-        (lambda: a.FeatureColumn("age", "number", "float64", False), r"must be one of \['numeric', 'categorical'\]"),
+        (lambda: a.FeatureColumn("age", "number", "float64", False), r"must be one of \['numeric', 'categorical', 'boolean'\]"),
         (lambda: a.AuditEvent.new(dataset=DS, action="promote", version="v0007", actor="a", reason="r"),
          "alias and sequence are required for promote"),
         (lambda: a.AuditEvent.new(dataset=DS, action="delete", version="v0007", actor="a", reason="r"),

@@ -81,7 +81,11 @@ def test_configured_positive_class_wins(credit_cfg):
         ("bad", ["no", "yes"], r"positive_class 'bad' is not one of the target labels \['no', 'yes'\]"),
         ("1", [0, 1], r"positive_class '1' is not one of the target labels"),
         (None, ["good"], r"Cannot tell the positive class from the single label 'good'; set positive_class"),
-        (None, ["a", "b", "c"], r"has 3 labels .* only binary classification is supported"),
+        (
+            None,
+            ["a", "b", "c"],
+            r"has 3 labels .* it is multiclass, and a positive class exists only for binary",
+        ),
         (None, ["a", 2], r"mix types and cannot be sorted; set positive_class"),
     ],
 )
@@ -272,3 +276,83 @@ def test_one_class_slice_keeps_the_global_positive_class(credit_cfg):
 def test_classification_needs_probabilities(credit_cfg):
     with pytest.raises(ConfigError, match="need probabilities"):
         metrics.compute_metrics(credit_cfg, [0, 1], [0, 1], None)
+
+
+# ---------------------------------------------------------------- multiclass
+def _three_classes(n: int = 300, seed: int = 5):
+    """Truth in {0, 1, 2}, a ``predict_proba`` matrix that mostly favours the true class, the argmax."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    logits = rng.normal(0, 1, (n, 3))
+    logits[np.arange(n), y] += 1.5
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return y, proba, proba.argmax(axis=1)
+
+
+def test_multiclass_metrics_match_sklearn():
+    from sklearn import metrics as skm
+
+    y, proba, pred = _three_classes()
+    got = metrics.multiclass_metrics(y, pred, proba, classes=[0, 1, 2])
+    assert tuple(got) == metrics.MULTICLASS_METRICS
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    for average in ("macro", "weighted"):
+        assert got[f"f1_{average}"] == pytest.approx(skm.f1_score(y, pred, average=average))
+        assert got[f"precision_{average}"] == pytest.approx(skm.precision_score(y, pred, average=average))
+        assert got[f"recall_{average}"] == pytest.approx(skm.recall_score(y, pred, average=average))
+    assert got["roc_auc_ovr"] == pytest.approx(skm.roc_auc_score(y, proba, multi_class="ovr"))
+    assert got["log_loss"] == pytest.approx(skm.log_loss(y, proba))
+    # string labels score the same: the classes name the columns
+    names = np.array(["red", "rose", "white"], dtype=object)
+    assert metrics.multiclass_metrics(names[y], names[pred], proba, classes=names) == got
+
+
+def test_multiclass_metrics_on_a_subset_missing_a_class():
+    """A day or a slice with two of three classes: AUC over the classes present, macro over them too."""
+    y, proba, pred = _three_classes()
+    keep = y != 2
+    got = metrics.multiclass_metrics(y[keep], pred[keep], proba[keep], classes=[0, 1, 2])
+    assert got["roc_auc_ovr"] is not None and got["log_loss"] is not None
+    unknown = metrics.multiclass_metrics(np.array([0, 3]), np.array([0, 1]), proba[:2], classes=[0, 1, 2])
+    assert unknown["log_loss"] is None  # a label the model does not know has no probability
+    with pytest.raises(ConfigError, match=r"must have one column per class \(3: \[0, 1, 2\]\)"):
+        metrics.multiclass_metrics(y, pred, proba[:, :2], classes=[0, 1, 2])
+
+
+def test_compute_metrics_picks_binary_or_multiclass_by_the_models_classes(credit_cfg):
+    y, proba, pred = _three_classes()
+    multi = metrics.compute_metrics(credit_cfg, y, pred, proba, classes=[0, 1, 2])
+    assert set(multi) == set(metrics.MULTICLASS_METRICS)
+    # the binary names and values are unchanged; a 2-column matrix with its classes gives the same numbers
+    yb, pb, predb = _scored()
+    one_column = metrics.compute_metrics(credit_cfg, yb, predb, pb)
+    two_columns = metrics.compute_metrics(credit_cfg, yb, predb, np.c_[1 - pb, pb], classes=[0, 1])
+    assert one_column == two_columns and set(one_column) == set(metrics.BINARY_METRICS)
+    with pytest.raises(ConfigError, match="needs its classes"):
+        metrics.compute_metrics(credit_cfg, yb, predb, np.c_[1 - pb, pb])
+    assert metrics.is_multiclass([0, 1, 2]) and not metrics.is_multiclass(np.array([0, 1, 1]))
+
+
+def test_multiclass_slices_and_per_class(credit_cfg):
+    y, proba, pred = _three_classes(n=200)
+    frame = pd.DataFrame({"region": np.where(y == 2, "only2", "rest"), "home_ownership": "rent"})
+    slices = metrics.slice_metrics(credit_cfg, frame, y, pred, proba, classes=[0, 1, 2])
+    assert set(slices["region"]["only2"]["metrics"]) == set(metrics.MULTICLASS_METRICS)
+    assert slices["region"]["only2"]["metrics"]["roc_auc_ovr"] is None  # one class: no AUC
+    table = metrics.per_class(y, pred, [0, 1, 2])
+    assert set(table) == {"0", "1", "2"} and sum(v["support"] for v in table.values()) == 200
+    assert metrics.confusion(y, pred)["labels"] == [0, 1, 2]
+
+
+def test_monitoring_realised_multiclass_metrics_match_evaluation(credit_cfg):
+    """A labelled production day of a multiclass model scores like the holdout (labels compared as text)."""
+    y, proba, pred = _three_classes(n=120)
+    predictions = pd.DataFrame({"application_id": np.arange(120), "prediction": pred})
+    for i in range(3):
+        predictions[f"proba_{i}"] = proba[:, i]
+    labels = pd.DataFrame({"application_id": np.arange(120), "default": y.astype(float)})
+    day = monitoring.day_performance(credit_cfg, "2026-01-06", predictions, labels)
+    assert day.source == "realised" and day.metrics.pop("n") == 120
+    assert day.metrics == pytest.approx(metrics.multiclass_metrics(y, pred, proba, classes=[0, 1, 2]))
+    unlabelled = monitoring.day_performance(credit_cfg, "2026-01-07", predictions, None)
+    assert unlabelled.source == "unavailable" and unlabelled.metrics["estimate"] == "not estimated"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mlops import artifacts, profiling
@@ -85,3 +86,29 @@ def test_quantile_and_bin_helpers_agree_with_numpy():
     )
     values, missing = profiling.sorted_finite(["1.5", None, "a", 2])
     assert values.tolist() == [1.5, 2.0] and missing == 2
+
+
+def test_boolean_features_and_predicted_classes_are_profiled_as_categories(credit_cfg):
+    from mlops.config import DatasetConfig
+
+    raw = credit_cfg.to_dict()
+    raw["features"] = {"numeric": ["age"], "categorical": ["region"], "boolean": ["autopay"]}
+    raw["training"]["slice_columns"] = []
+    raw["fairness"] = None
+    cfg = DatasetConfig.model_validate(raw)
+    frame = pd.DataFrame(
+        {
+            "age": [30.0, 40, 50, 60],
+            "region": ["north", "south", "north", None],
+            "autopay": pd.array([True, False, True, None], dtype="boolean"),
+        }
+    )
+    profile = profiling.build_reference_profile(
+        frame, cfg, predictions=np.array(["a", "b", "a", "c"], dtype=object), prediction_kind="categorical"
+    )
+    assert profile.feature_kinds == {"age": "numeric", "region": "categorical", "autopay": "categorical"}
+    autopay = profile.features["autopay"]
+    assert autopay.counts == {"True": 2, "False": 1} and autopay.missing == 1
+    assert profile.prediction.kind == "categorical" and profile.prediction.counts == {"a": 2, "b": 1, "c": 1}
+    scores = profiling.build_reference_profile(frame, cfg, predictions=np.array([0.1, 0.6, 0.7, 0.2]))
+    assert scores.prediction.kind == "probability" and scores.prediction.positive_rate == 0.5

@@ -1,4 +1,5 @@
-"""The recorded ValidationResult: typed write and read, schema errors, reuse rules, GX loaded once and lazily."""
+"""The recorded ValidationResult: typed write and read, schema errors, the cache (object version and
+suite sha256), GX loaded once and lazily."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 from mlops import artifacts, storage, validation
 from mlops.dev import datagen
 from mlops.errors import ArtifactSchemaError
-from mlops.validation import record, run
+from mlops.validation import run
+from mlops.validation.suite import suite_sha256
 
 DAY = date(2026, 1, 1)
 
@@ -80,53 +82,70 @@ def test_recording_replaces_a_result_of_another_schema(s3, batch, credit_cfg, ca
     assert validation.read_validation(s3, batch) == report.result
 
 
-def _source(**changes) -> artifacts.BatchSource:
-    labels = artifacts.LabelsSource(uri="s3://b/labels.parquet", etag='"e"', version_id="v1")
-    fields = dict(uri="s3://b/k.parquet", etag='"x"', version_id="v1", size=10, sha256="ab", format="parquet")
-    return artifacts.BatchSource(**{**fields, "labels": labels, **changes})
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"sha256": "cd"},
-        {"version_id": "v2"},
-        {"labels": None},
-        {"labels": artifacts.LabelsSource(uri="s3://b/labels.parquet", etag='"f"', version_id="v2")},
-    ],
-)
-def test_a_result_is_reused_only_for_the_same_bytes_labels_suite_and_scope(change):
-    previous = _fake_result(_source())
-    assert record._same_input(previous, _source(), "d1", True)
-    assert not record._same_input(previous, _source(**change), "d1", True)
-    assert not record._same_input(previous, _source(), "d2", True)
-    assert not record._same_input(previous, _source(), "d1", False)
-    assert not record._same_input(_fake_result(None), _source(), "d1", True)
-
-
-def _fake_result(source) -> artifacts.ValidationResult:
-    return artifacts.ValidationResult(
-        dataset="credit",
-        batch_uri="s3://b/k.parquet",
-        success=True,
-        labelled=True,
-        row_count=1,
-        column_count=1,
-        suite="credit.labelled",
-        suite_digest="d1",
-        evaluated=0,
-        successful=0,
-        checks=[],
-        summary=[],
-        checked_at="2026-01-01T03:00:00Z",
-        seconds=0.0,
-        gx_version="",
-        source=source,
-        run_id=None,
-        validation_uri=None,
-        docs_uri=None,
-        quarantine_uri=None,
+def _reads_of(s3) -> list[dict]:
+    """Every GetObject the client sends from now on (a reused result never reads the batch)."""
+    calls: list[dict] = []
+    s3.meta.events.register(
+        "before-parameter-build.s3.GetObject", lambda params, **_: calls.append(dict(params))
     )
+    return calls
+
+
+def _batch_reads(calls: list[dict], batch: str) -> int:
+    return sum(1 for c in calls if c["Key"] == storage.parse_uri(batch)[1])
+
+
+def test_a_result_is_reused_while_the_object_version_and_the_suite_match(s3, batch, credit_cfg, caplog):
+    first = validation.validate_and_record(s3, batch, credit_cfg, labelled=True)
+    assert not first.cached
+    assert first.result.source.version_id == storage.head(s3, batch)["VersionId"]
+    assert first.result.suite_digest == suite_sha256(validation.load_suite(credit_cfg, labelled=True))
+    calls = _reads_of(s3)
+    with caplog.at_level(logging.INFO, logger="mlops.validation.record"):
+        again = validation.validate_and_record(s3, batch, credit_cfg, labelled=True)
+    assert again.cached and again.result == first.result
+    assert f"reused validation result from {artifacts.validation_uri(batch)}" in caplog.text
+    assert _batch_reads(calls, batch) == 0  # neither downloaded nor validated again
+    assert not validation.validate_and_record(s3, batch, credit_cfg).cached  # other scope: other suite
+
+
+def test_a_result_is_not_reused_after_the_batch_is_overwritten(s3, batch, credit_cfg):
+    first = validation.validate_and_record(s3, batch, credit_cfg)
+    features, _ = datagen.generate_day(credit_cfg, DAY, 300, seed=99)
+    storage.write_parquet(s3, batch, features)  # same key, new bytes: a new object version
+    calls = _reads_of(s3)
+    second = validation.validate_and_record(s3, batch, credit_cfg)
+    assert not second.cached and _batch_reads(calls, batch) >= 1
+    assert second.result.source.version_id != first.result.source.version_id
+    assert second.result.source.sha256 != first.result.source.sha256
+    assert validation.read_validation(s3, batch) == second.result
+
+
+def test_a_result_is_not_reused_after_the_suite_is_edited(s3, batch, credit_cfg, tmp_path, monkeypatch):
+    first = validation.validate_and_record(s3, batch, credit_cfg)
+    edited = json.loads(validation.suite_path("credit").read_text())
+    edited["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "age", "min_value": 18, "max_value": 99},
+            "meta": {"source": "hand-written", "scope": "all"},
+        }
+    )
+    (tmp_path / "credit.json").write_text(json.dumps(edited))
+    monkeypatch.setenv("MLOPS_EXPECTATIONS_DIR", str(tmp_path))
+    second = validation.validate_and_record(s3, batch, credit_cfg)
+    assert not second.cached and second.result.suite_digest != first.result.suite_digest
+    assert second.result.evaluated == first.result.evaluated + 1
+    assert validation.validate_and_record(s3, batch, credit_cfg).cached  # unchanged from here on
+
+
+def test_a_labelled_result_is_not_reused_after_the_labels_are_overwritten(s3, bucket, batch, credit_cfg):
+    first = validation.validate_and_record(s3, batch, credit_cfg, labelled=True)
+    labels_uri = first.result.source.labels.uri
+    storage.put_bytes(s3, labels_uri, storage.get_bytes(s3, labels_uri))  # same bytes, new version
+    second = validation.validate_and_record(s3, batch, credit_cfg, labelled=True)
+    assert not second.cached
+    assert second.result.source.labels.version_id != first.result.source.labels.version_id
 
 
 def test_importing_validation_does_not_import_gx():

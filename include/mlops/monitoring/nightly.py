@@ -24,6 +24,7 @@ from mlops.artifacts.nightly import AlertEvent, HistoryRecord, NightVerdict, Per
 from mlops.errors import ConfigError, InputReadError, RegistryError
 from mlops.monitoring.alerts import evaluate_rules, night_verdict
 from mlops.monitoring.drift import compute_drift
+from mlops.monitoring.fairness import read_sensitive_days
 from mlops.monitoring.inputs import (
     day_labels,
     load_current_window,
@@ -186,6 +187,7 @@ def monitor_performance(
         run_id=run_id,
         window_days=n_days,
         performance_uri=uri,
+        sensitive=read_sensitive_days(client, bucket, cfg, list(scored)),
     )
     artifacts.write_artifact(client, uri, report)
     return report

@@ -34,7 +34,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param
 
-from mlops.config import available_datasets
+from mlops.config import available_datasets, config_dir
 from mlops.storage import DEFAULT_BUCKET
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
@@ -105,11 +105,17 @@ def dataset_param(
 ) -> Param:
     """A ``dataset`` Param: one of the datasets with a config (after any ``extra`` choices).
 
-    ``default`` defaults to the first available dataset.
+    ``default`` is used when it is one of the choices (a deployment's own config directory may not
+    have the example datasets); otherwise the first available dataset is.
     """
     datasets = available_datasets()
+    if not datasets:
+        raise ValueError(
+            f"No dataset configs in {config_dir()}: add one with `mlops init NAME --sample FILE` "
+            "(or point MLOPS_CONFIG_DIR at a directory of <dataset>.yaml files)."
+        )
     return Param(
-        datasets[0] if default is None else default,
+        default if default in (*extra, *datasets) else datasets[0],
         type="string",
         enum=[*extra, *datasets],
         title=title,

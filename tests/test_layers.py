@@ -60,6 +60,8 @@ GROUND = {
     "tables",
     "artifacts",
     "metrics",
+    "metric_names",
+    "fairness_metrics",
     "errors",
     "serialization",
     "models",

@@ -14,16 +14,23 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops.errors import ConfigError
+from mlops.metric_names import CLASSIFICATION_METRICS as CLASSIFICATION_METRICS
+from mlops.metric_names import (
+    FAIRNESS_DEFAULT_GROUP_METRICS,
+    FAIRNESS_GROUP_METRICS,
+    FAIRNESS_MEASURES,
+    not_a_disparity,
+    split_disparity,
+    target_kind,
+    task_metrics,
+)
+from mlops.metric_names import LOWER_IS_BETTER as LOWER_IS_BETTER
+from mlops.metric_names import REGRESSION_METRICS as REGRESSION_METRICS
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 #: Environment variables that move the two directories (tests, or a project keeping its configs elsewhere).
 CONFIG_DIR_ENV, EXPECTATIONS_DIR_ENV = "MLOPS_CONFIG_DIR", "MLOPS_EXPECTATIONS_DIR"
-
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
-REGRESSION_METRICS = ("mse", "rmse", "mae", "r2", "explained_variance")
-#: Metrics where a lower value is better.
-LOWER_IS_BETTER = frozenset({"log_loss", "mse", "rmse", "mae"})
 
 ESTIMATORS = {
     "classification": (
@@ -141,56 +148,13 @@ class GateSpec(BaseModel):
         return {k: float(v) for k, v in (self.model_extra or {}).items()}
 
 
-#: ``fairness.limits``: fairlearn's named disparity measures (classification only).
-FAIRNESS_MEASURES = (
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equalized_odds_difference",
-    "equalized_odds_ratio",
-    "equal_opportunity_difference",
-    "equal_opportunity_ratio",
-)
-#: ``fairness.group_metrics`` by task: metrics computed per sensitive group with fairlearn's MetricFrame.
-FAIRNESS_GROUP_METRICS = {
-    "classification": (
-        "selection_rate",
-        "recall",
-        "precision",
-        "accuracy",
-        "false_positive_rate",
-        "false_negative_rate",
-    ),
-    "regression": ("mae", "rmse", "mean_prediction"),
-}
-#: How a group metric becomes a disparity: ``<metric>_<aggregate>`` (e.g. ``recall_difference``).
-FAIRNESS_AGGREGATES = ("difference", "ratio", "group_min", "group_max")
-
-
-def split_disparity(name: str) -> tuple[str, str] | None:
-    """``("recall", "difference")`` for ``recall_difference``, ``(name, "")`` for a fairlearn measure,
-    None if ``name`` is not a disparity."""
-    if name in FAIRNESS_MEASURES:
-        return name, ""
-    known = {m for ms in FAIRNESS_GROUP_METRICS.values() for m in ms}
-    for agg in FAIRNESS_AGGREGATES:
-        if name.endswith("_" + agg) and name[: -len(agg) - 1] in known:
-            return name[: -len(agg) - 1], agg
-    return None
-
-
-def _not_a_disparity(where: str, name: str) -> str:
-    known = sorted({m for ms in FAIRNESS_GROUP_METRICS.values() for m in ms})
-    return (
-        f"{where} {name!r} is not a disparity; use one of {list(FAIRNESS_MEASURES)} or "
-        f"<group metric>_<{'|'.join(FAIRNESS_AGGREGATES)}> with a group metric in {known}"
-    )
-
-
 class FairnessSpec(_Section):
     """``fairness:``: disparities between sensitive groups, gated at evaluation and monitored nightly.
 
     ``sensitive_features`` are batch columns, model inputs or not (a missing value is its own
-    group). ``group_metrics`` are computed per group. ``limits`` maps a disparity to its limit:
+    group). ``group_metrics`` are computed per group (default: :data:`FAIRNESS_DEFAULT_GROUP_METRICS`
+    of the target kind; which names a target has: :data:`FAIRNESS_GROUP_METRICS`; a multiclass
+    target has no fairlearn measures). ``limits`` maps a disparity to its limit:
     a ceiling for ``*_difference`` and ``*_group_max``, a floor for ``*_ratio`` and
     ``*_group_min``; a disparity is a :data:`FAIRNESS_MEASURES` name or
     ``<group metric>_<aggregate>``. Each limit is a gate rule per sensitive feature; with
@@ -199,20 +163,27 @@ class FairnessSpec(_Section):
     """
 
     sensitive_features: tuple[str, ...] = Field(min_length=1)
-    group_metrics: tuple[str, ...] = ("selection_rate", "recall")
+    #: None: :data:`FAIRNESS_DEFAULT_GROUP_METRICS` of the target kind (see :meth:`group_metrics_for`).
+    group_metrics: tuple[str, ...] | None = None
     limits: dict[str, float] = Field(default_factory=dict)
     max_regression: float | None = Field(0.02, ge=0)
     min_group_rows: int = Field(100, ge=1)
 
+    def group_metrics_for(self, kind: str) -> tuple[str, ...]:
+        """The configured group metrics, else the defaults of the :func:`target_kind` (binary when unknown)."""
+        if self.group_metrics is not None:
+            return self.group_metrics
+        return FAIRNESS_DEFAULT_GROUP_METRICS.get(kind, FAIRNESS_DEFAULT_GROUP_METRICS["binary"])
+
     @model_validator(mode="after")
     def _check(self) -> FairnessSpec:
         known = sorted({m for ms in FAIRNESS_GROUP_METRICS.values() for m in ms})
-        unknown = [m for m in self.group_metrics if m not in known]
+        unknown = [m for m in self.group_metrics or () if m not in known]
         if unknown:
             raise ValueError(f"fairness.group_metrics {unknown} are not group metrics; allowed: {known}")
         for name, limit in self.limits.items():
             if split_disparity(name) is None:
-                raise ValueError(_not_a_disparity("fairness.limits", name))
+                raise ValueError(not_a_disparity("fairness.limits", name))
             agg = next((a for a in ("ratio", "difference") if name.endswith("_" + a)), "")
             if agg == "ratio" and not 0 <= limit <= 1:
                 raise ValueError(
@@ -316,7 +287,7 @@ class AlertRule(_Section):
         if missing:
             raise ValueError(f"alert rule {self.name!r} of kind {self.kind} needs {missing}")
         if self.kind == "fairness_disparity" and split_disparity(str(self.metric)) is None:
-            raise ValueError(_not_a_disparity(f"alert rule {self.name!r}: metric", str(self.metric)))
+            raise ValueError(not_a_disparity(f"alert rule {self.name!r}: metric", str(self.metric)))
         return self
 
 
@@ -375,6 +346,10 @@ class LabelsSpec(_Section):
     in_features: bool = False
 
 
+#: Not a dataset name: the ``dataset`` Param value that means every dataset.
+RESERVED_NAME = "all"
+
+
 class DatasetConfig(_Section):
     """One dataset: its columns, model, gate, validation, scoring, monitoring and registry settings.
 
@@ -410,6 +385,10 @@ class DatasetConfig(_Section):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> DatasetConfig:
+        if self.name == RESERVED_NAME:
+            raise ValueError(
+                f"name {RESERVED_NAME!r} is reserved (the DAGs' 'every dataset' choice); pick another name"
+            )
         allowed = ESTIMATORS[self.task]
         names = [self.model.estimator] + list(self.model.ensemble.estimators if self.model.ensemble else [])
         for est in names:
@@ -441,9 +420,89 @@ class DatasetConfig(_Section):
         missing = sorted(set(self.training.slice_columns) - sliceable)
         if missing:
             raise ValueError(f"training.slice_columns {missing} must be categorical or boolean features")
+        drops = {r.name: str(r.metric) for r in self.monitoring.alert_rules if r.kind == "metric_drop"}
+        unknown = {name: m for name, m in drops.items() if m not in metrics}
+        if unknown:
+            raise ValueError(
+                f"monitoring.alert_rules {list(unknown)}: metric_drop metric(s) {list(unknown.values())} are not "
+                f"metrics; use one of {list(metrics)}"
+            )
         self._check_positive_class()
         self._check_class_shares()
+        count, why = self.declared_classes
+        problems = self.name_problems(target_kind(self.task, count), why)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def declared_classes(self) -> tuple[int | None, str]:
+        """``(number of classes, where the config says so)``; ``(None, "")`` when it does not say.
+
+        From ``validation.target_values``, else more than two ``validation.class_shares``, else
+        ``positive_class`` (binary). Regression: ``(None, "")``.
+        """
+        if self.task != "classification":
+            return None, ""
+        values = self.validation.target_values
+        if values is not None:
+            return len(values), f"{len(values)} classes in validation.target_values {list(values)}"
+        shares = list(self.validation.class_shares)
+        if len(shares) > 2:
+            return len(shares), f"{len(shares)} classes in validation.class_shares {shares}"
+        if self.positive_class is not None:
+            return 2, f"positive_class {self.positive_class!r} is set"
+        return None, ""
+
+    def name_problems(self, kind: str, why: str) -> list[str]:
+        """What in this config does not fit a :func:`target_kind`: metric names (gate, ``metric_drop``
+        alerts) and fairness names; one message each, naming the names, the kind, ``why`` and the fix."""
+        allowed = task_metrics(kind)
+        used = {"gate.primary_metric": self.gate.primary_metric}
+        used |= {f"gate.{key}": key.partition("_")[2] for key in self.gate.thresholds}
+        used |= {
+            f"monitoring.alert_rules {r.name!r} metric": str(r.metric)
+            for r in self.monitoring.alert_rules
+            if r.kind == "metric_drop"
+        }
+        wrong = {key: name for key, name in used.items() if name not in allowed}
+        because = f" ({why})" if why else ""
+        problems = []
+        if wrong:
+            other = "binary" if kind == "multiclass" else "multiclass"
+            listed = ", ".join(f"{key} {name!r}" for key, name in wrong.items())
+            problems.append(
+                f"{listed}: {other}-only metric(s), but the target is {kind}{because}; "
+                f"use one of the {kind} metrics {list(allowed)}"
+            )
+        return problems + self.fairness_problems(kind, because)
+
+    def fairness_problems(self, kind: str, because: str = "") -> list[str]:
+        """The fairness names (group metrics, limits, fairness alert rules) a :func:`target_kind` does not have."""
+        spec = self.fairness
+        if spec is None or kind not in FAIRNESS_GROUP_METRICS:
+            return []
+        allowed = FAIRNESS_GROUP_METRICS[kind]
+        alerts = [str(r.metric) for r in self.monitoring.alert_rules if r.kind == "fairness_disparity"]
+        names = [*(spec.group_metrics or ()), *spec.limits, *alerts]
+        wrong = []
+        for name in dict.fromkeys(names):
+            base = (split_disparity(name) or (name, ""))[0]
+            if (name in FAIRNESS_MEASURES and kind != "binary") or (
+                name not in FAIRNESS_MEASURES and base not in allowed
+            ):
+                wrong.append(name)
+        if not wrong:
+            return []
+        measures = (
+            f"; the fairlearn measures {list(FAIRNESS_MEASURES)} need a positive class (binary targets only)"
+            if kind != "binary"
+            else ""
+        )
+        return [
+            f"fairness {wrong} do not apply to a {kind} dataset{because}; use the group metrics {list(allowed)} "
+            f"(with _difference, _ratio, _group_min or _group_max){measures}"
+        ]
 
     def _check_positive_class(self) -> None:
         if self.positive_class is None:
@@ -496,6 +555,27 @@ class DatasetConfig(_Section):
         return self.model_dump(mode="json")
 
 
+def check_names_against_classes(cfg: DatasetConfig, classes: Any) -> None:
+    """The config's metric and fairness names fit a model with these ``classes`` (its ``classes_``).
+
+    Config load checks them when the config declares its classes (:attr:`DatasetConfig.declared_classes`);
+    evaluation calls this with the trained model's classes, so a config that does not declare them is
+    checked before any model is scored or gated.
+
+    Raises
+    ------
+    ConfigError
+        One message per problem: the names, the number of classes, the names allowed.
+    """
+    if not cfg.is_classifier:
+        return
+    labels = [c.item() if hasattr(c, "item") else c for c in classes]
+    why = f"the model has {len(labels)} classes {labels[:10]}"
+    problems = cfg.name_problems(target_kind(cfg.task, len(labels)), why)
+    if problems:
+        raise ConfigError(f"include/configs/{cfg.name}.yaml: " + "; ".join(problems) + ".")
+
+
 def _format_error(err: ValidationError, path: Path) -> str:
     lines = []
     for e in err.errors():
@@ -546,7 +626,7 @@ def load_dataset_config(dataset: str | os.PathLike[str]) -> DatasetConfig:
     if not path.is_file():
         raise ConfigError(
             f"No dataset config {path}. Known datasets: {available_datasets()}; "
-            f"add include/configs/<name>.yaml to create one."
+            f"create one with `mlops init NAME --sample FILE` (it writes {config_dir()}/NAME.yaml)."
         )
     try:
         raw = yaml.safe_load(path.read_text())

@@ -28,7 +28,10 @@ positive class: :func:`multiclass_metrics` scores every class from the full
 precision, recall and F1, one-vs-rest ROC-AUC (macro) and log loss
 (:data:`MULTICLASS_METRICS`). Binary models keep :data:`BINARY_METRICS`, with the same
 names and values as before. Which set applies is decided by the model's classes, never by
-the labels of one slice or one day (a day may hold two of three classes).
+the labels of one slice or one day (a day may hold two of three classes). Both name sets are
+defined in :mod:`mlops.metric_names`; :mod:`mlops.config` checks gates and alert rules against them.
+
+Fairness (per-group metrics and disparities) is in :mod:`mlops.fairness_metrics`.
 
 Every function takes plain arrays; none reads S3.
 """
@@ -43,28 +46,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlops._util import finite_float as _f
-from mlops.config import FAIRNESS_GROUP_METRICS, FAIRNESS_MEASURES, DatasetConfig, split_disparity
+from mlops.config import DatasetConfig
 from mlops.errors import ConfigError
+from mlops.metric_names import BINARY_METRICS as BINARY_METRICS
+from mlops.metric_names import MULTICLASS_METRICS
 
 if TYPE_CHECKING:
     import pandas as pd
 
 #: Probabilities are clipped to [EPS, 1 - EPS] before log loss.
 EPS = 1e-15
-#: The metrics of a binary classifier (about the positive class).
-BINARY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
-#: The metrics of a multiclass classifier (every class; see :func:`multiclass_metrics`).
-MULTICLASS_METRICS = (
-    "accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "precision_weighted",
-    "recall_weighted",
-    "f1_weighted",
-    "roc_auc_ovr",
-    "log_loss",
-)
 #: Score at or above which a row is predicted positive when no prediction is given.
 DEFAULT_THRESHOLD = 0.5
 MISSING_SLICE = "<missing>"
@@ -453,8 +444,8 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float | None]:
     """mse, rmse, mae, r2 and explained_variance (r2 and explained_variance need two rows)."""
     from sklearn import metrics as skm
 
-    y = _as_float(y_true)
-    yhat = _as_float(y_pred)
+    y = as_float_array(y_true)
+    yhat = as_float_array(y_pred)
     mse = skm.mean_squared_error(y, yhat)
     enough = y.size >= 2
     return {
@@ -466,7 +457,7 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float | None]:
     }
 
 
-def _as_float(values: Any) -> np.ndarray:
+def as_float_array(values: Any) -> np.ndarray:
     import pandas as pd
 
     if isinstance(values, pd.Series):
@@ -543,152 +534,3 @@ def slice_metrics(
                 ),
             }
     return out
-
-
-# ---------------------------------------------------------------- fairness (fairlearn)
-def disparity_is_floor(name: str) -> bool:
-    """True when lower is worse (``*_ratio``, ``*_group_min``): the limit is a floor, else a ceiling."""
-    return name.endswith(("_ratio", "_group_min"))
-
-
-def fairness_disparities(cfg: DatasetConfig) -> list[str]:
-    """The disparities computed per sensitive feature: a default set, the limits, the alert rules' metrics.
-
-    Defaults: demographic parity and equalized odds differences (classification), and the
-    between-group difference of every ``fairness.group_metrics`` metric.
-    """
-    spec = cfg.fairness
-    if spec is None:
-        return []
-    names = ["demographic_parity_difference", "equalized_odds_difference"] if cfg.is_classifier else []
-    names += [f"{m}_difference" for m in spec.group_metrics]
-    alerts = [str(r.metric) for r in cfg.monitoring.alert_rules if r.kind == "fairness_disparity"]
-    return list(dict.fromkeys([*names, *spec.limits, *alerts]))
-
-
-def _group_metric_functions(cfg: DatasetConfig) -> dict[str, Any]:
-    from functools import partial
-
-    from fairlearn import metrics as flm
-    from sklearn import metrics as skm
-
-    if cfg.is_classifier:
-        return {
-            "selection_rate": flm.selection_rate,
-            "recall": partial(skm.recall_score, zero_division=np.nan),
-            "precision": partial(skm.precision_score, zero_division=np.nan),
-            "accuracy": skm.accuracy_score,
-            "false_positive_rate": flm.false_positive_rate,
-            "false_negative_rate": flm.false_negative_rate,
-        }
-    return {
-        "mae": skm.mean_absolute_error,
-        "rmse": skm.root_mean_squared_error,
-        "mean_prediction": flm.mean_prediction,
-    }
-
-
-def _fairness_plan(cfg: DatasetConfig) -> tuple[list[str], list[str]]:
-    """``(group metrics, disparities)`` for the task; a measure of the other task is a ConfigError."""
-    allowed = FAIRNESS_GROUP_METRICS[cfg.task]
-    disparities = fairness_disparities(cfg)
-    needed = [split_disparity(d)[0] for d in disparities if d not in FAIRNESS_MEASURES]
-    group_metrics = list(dict.fromkeys([*cfg.fairness.group_metrics, *needed]))  # type: ignore[union-attr]
-    wrong = [m for m in group_metrics if m not in allowed]
-    wrong += [d for d in disparities if d in FAIRNESS_MEASURES and not cfg.is_classifier]
-    if wrong:
-        raise ConfigError(
-            f"fairness {wrong} do not apply to a {cfg.task} dataset; use the group metrics {list(allowed)} "
-            f"(with _difference, _ratio, _group_min or _group_max) in fairness: of {_where(cfg)}."
-        )
-    return group_metrics, disparities
-
-
-def sensitive_groups(cfg: DatasetConfig, frame: pd.DataFrame, column: str) -> np.ndarray:
-    """The group of every row for one sensitive column, as strings (missing values: ``"<missing>"``)."""
-    if column not in frame.columns:
-        raise ConfigError(
-            f"Sensitive feature {column!r} (fairness.sensitive_features in {_where(cfg)}) is not a column of "
-            f"the data (columns: {list(frame.columns)[:25]}); add it to the batches or remove it from the config."
-        )
-    values = frame[column].astype("object")
-    return values.where(values.notna(), MISSING_SLICE).astype(str).to_numpy()
-
-
-def group_fairness(
-    cfg: DatasetConfig,
-    frame: pd.DataFrame,
-    y_true: Any,
-    y_pred: Any,
-    *,
-    positive_class: Any = None,
-    features: Iterable[str] | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Per-group metrics and disparities per ``fairness.sensitive_features`` column (fairlearn).
-
-    Returns ``{column: {"groups": {value: {"n", <group metric>...}}, "excluded": [values],
-    "disparities": {name: value or None}}}``, ``{}`` without a ``fairness:`` section. Every
-    number comes from fairlearn's :class:`~fairlearn.metrics.MetricFrame` (``difference``,
-    ``ratio``, ``group_min``, ``group_max``) or its named measures (demographic parity,
-    equalized odds, equal opportunity), on predicted classes (``y_pred``) with the positive
-    class of :func:`resolve_positive_class`. Groups with fewer than ``fairness.min_group_rows``
-    rows are listed but ``excluded`` from the disparities; a disparity needs two groups.
-    ``features`` restricts the sensitive columns (default: all configured).
-    """
-    if cfg.fairness is None:
-        return {}
-    group_metrics, disparities = _fairness_plan(cfg)
-    if cfg.is_classifier:
-        if positive_class is None:
-            positive_class = resolve_positive_class(cfg, labels_of(y_true, y_pred))
-        truth = is_positive(y_true, positive_class).astype("int64")
-        pred = is_positive(y_pred, positive_class).astype("int64")
-    else:
-        truth, pred = _as_float(y_true), _as_float(y_pred)
-    functions = {m: f for m, f in _group_metric_functions(cfg).items() if m in group_metrics}
-    out: dict[str, dict[str, Any]] = {}
-    for column in cfg.fairness.sensitive_features if features is None else features:
-        groups = sensitive_groups(cfg, frame, column)
-        out[column] = _one_feature(cfg, truth, pred, groups, functions, disparities)
-    return out
-
-
-def _one_feature(
-    cfg: DatasetConfig,
-    truth: np.ndarray,
-    pred: np.ndarray,
-    groups: np.ndarray,
-    functions: dict[str, Any],
-    disparities: list[str],
-) -> dict[str, Any]:
-    from fairlearn import metrics as flm
-
-    names, counts = np.unique(groups, return_counts=True)
-    table = flm.MetricFrame(metrics=functions, y_true=truth, y_pred=pred, sensitive_features=groups).by_group
-    by_group = {
-        str(g): {"n": int(n), **{m: _f(table.loc[g, m]) for m in functions}}
-        for g, n in zip(names, counts, strict=True)
-    }
-    min_rows = cfg.fairness.min_group_rows  # type: ignore[union-attr]
-    kept = {str(g) for g, n in zip(names, counts, strict=True) if n >= min_rows}
-    mask = np.isin(groups, list(kept))
-    values: dict[str, float | None] = dict.fromkeys(disparities)
-    if len(kept) >= 2:
-        kept_frame = flm.MetricFrame(
-            metrics=functions, y_true=truth[mask], y_pred=pred[mask], sensitive_features=groups[mask]
-        )
-        for name in disparities:
-            values[name] = _disparity(name, kept_frame, truth[mask], pred[mask], groups[mask])
-    return {"groups": by_group, "excluded": sorted(set(by_group) - kept), "disparities": values}
-
-
-def _disparity(
-    name: str, frame: Any, truth: np.ndarray, pred: np.ndarray, groups: np.ndarray
-) -> float | None:
-    """A fairlearn measure by name, or ``frame.<aggregate>()[<group metric>]`` for ``<metric>_<aggregate>``."""
-    from fairlearn import metrics as flm
-
-    base, agg = split_disparity(name) or (name, "")
-    if not agg:
-        return _f(getattr(flm, name)(truth, pred, sensitive_features=groups))
-    return _f(getattr(frame, agg)()[base])

@@ -34,7 +34,7 @@ from mlops.errors import ArtifactSchemaError
 
 DAY_SOURCES = ("realised", "estimated", "unavailable")
 #: Metrics shown in summaries, in this order.
-SHOWN_METRICS = ("roc_auc", "accuracy", "f1", "rmse", "mae", "r2")
+SHOWN_METRICS = ("roc_auc", "roc_auc_ovr", "accuracy", "f1", "f1_macro", "rmse", "mae", "r2")
 
 
 def check_day(owner: str, name: str, value: Any) -> None:
@@ -74,7 +74,7 @@ class PerformanceReport(Artifact):
     ``realised``/``estimated`` pool the labelled/unlabelled days (``n``, ``days`` and the
     metrics; empty when there were none). ``fairness`` (added without a schema bump; read as
     ``{}`` from files written before it) holds the realised per-group metrics and disparities
-    of the labelled days per sensitive feature (:func:`mlops.metrics.group_fairness`).
+    of the labelled days per sensitive feature (:func:`mlops.fairness_metrics.group_fairness`).
     Derived key: ``summary`` (one line).
     """
 

@@ -228,7 +228,7 @@ class ModelEvaluation(Record):
     and the confusion matrix ``{"labels", "matrix"}`` (classification only).
 
     ``fairness`` (added without a schema bump; read as ``{}`` from files written before it) is
-    :func:`mlops.metrics.group_fairness` per sensitive feature:
+    :func:`mlops.fairness_metrics.group_fairness` per sensitive feature:
     ``{feature: {"groups": {value: {"n", <group metric>...}}, "excluded": [...], "disparities": {...}}}``.
     """
 

@@ -5,6 +5,13 @@ re-reads its holdout by S3 VersionId (checked against the hashes recorded at tra
 scores the candidate and the production model (resolved through :mod:`mlops.models`) with
 :mod:`mlops.metrics` overall and per slice, and writes :class:`~mlops.artifacts.CandidateMetrics`
 and ``model_card.html`` beside the candidate.
+
+Before scoring, the config's metric names (``gate.primary_metric``, ``gate.min_*``/``max_*``,
+``metric_drop`` alert rules) and fairness names are checked against the model's classes
+(:func:`mlops.config.check_names_against_classes`): ``roc_auc`` for a three-class model, or
+``f1_macro`` for a binary one, is one :class:`~mlops.errors.ConfigError` naming the metrics, the
+classes and the names allowed. Config load refuses the same already when the config declares
+its classes (``validation.target_values``); this catches configs that do not.
 """
 
 from __future__ import annotations
@@ -14,10 +21,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops import artifacts, metrics, models, serialization, storage
+from mlops import artifacts, fairness_metrics, metrics, models, serialization, storage
 from mlops._util import fmt_value as _fmt
 from mlops.artifacts import Blessing, CandidateMetrics, LineageDay, ModelEvaluation, TrainingRecord
-from mlops.config import DatasetConfig
+from mlops.config import DatasetConfig, check_names_against_classes
 from mlops.errors import InputReadError, MLOpsError
 from mlops.evaluation.fairness import fairness_lines
 from mlops.evaluation.model_card import render_model_card
@@ -86,7 +93,8 @@ def evaluate_predictions(
     classes: Any = None,
 ) -> ModelEvaluation:
     """Overall metrics, slice metrics, (classification) the confusion matrix and, with a ``fairness:``
-    section, per-group metrics and disparities per sensitive feature (see :mod:`mlops.metrics`).
+    section, per-group metrics and disparities per sensitive feature (see :mod:`mlops.metrics` and
+    :mod:`mlops.fairness_metrics`; a multiclass model gets per-group accuracy and macro averages).
 
     ``positive_class`` defaults to :func:`mlops.metrics.resolve_positive_class` over the labels seen.
     A multiclass model passes ``classes`` (its ``classes_``) and ``probability`` as the
@@ -104,7 +112,9 @@ def evaluate_predictions(
         ),
         confusion_matrix=metrics.confusion(y_true, prediction) if cfg.is_classifier else None,
         n_rows=len(frame),
-        fairness=metrics.group_fairness(cfg, frame, y_true, prediction, positive_class=positive_class),
+        fairness=fairness_metrics.group_fairness(
+            cfg, frame, y_true, prediction, positive_class=positive_class, classes=classes
+        ),
     )
 
 
@@ -216,6 +226,8 @@ def evaluate_candidate(client, cfg: DatasetConfig, candidate_prefix: str, *, buc
             storage.get_bytes(client, model_uri), expected_sha256=record.model_sha256, where=model_uri
         )
         positive = None
+        if cfg.is_classifier:  # gate, alert and fairness names fit the model's classes, before any scoring
+            check_names_against_classes(cfg, model.classes_)
         if cfg.is_classifier and not metrics.is_multiclass(model.classes_):
             positive = metrics.resolve_positive_class(cfg, metrics.labels_of(model.classes_, y_true))
         cand = _score(model, cfg, holdout, y_true, positive)

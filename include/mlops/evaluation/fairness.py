@@ -1,6 +1,6 @@
 """The fairness gate: every ``fairness.limits`` entry, per sensitive feature, is a gate rule.
 
-The numbers are :func:`mlops.metrics.group_fairness` (fairlearn's ``MetricFrame`` and its
+The numbers are :func:`mlops.fairness_metrics.group_fairness` (fairlearn's ``MetricFrame`` and its
 measures), computed at evaluation for the candidate and for production on the same holdout
 and recorded in ``metrics.json`` (:attr:`~mlops.artifacts.ModelEvaluation.fairness`). Two
 rules of kind ``fairness`` per limit and sensitive feature:
@@ -24,7 +24,7 @@ from mlops._util import fmt_value as _fmt
 from mlops.artifacts import GateRule, ModelEvaluation
 from mlops.artifacts.training import FAIL, PASS, SKIP
 from mlops.config import DatasetConfig
-from mlops.metrics import disparity_is_floor
+from mlops.fairness_metrics import disparity_is_floor
 
 
 def rule_name(disparity: str, feature: str) -> str:

@@ -23,10 +23,11 @@ from mlops import artifacts, storage
 from mlops._util import fmt_value as _fmt
 from mlops.artifacts import Blessing, CandidateMetrics, GateRule, ModelEvaluation, TrainingRecord
 from mlops.artifacts.training import FAIL, PASS, SKIP
-from mlops.config import LOWER_IS_BETTER, DatasetConfig
+from mlops.config import DatasetConfig
 from mlops.evaluation.behaviour import behavioural_checks
 from mlops.evaluation.fairness import fairness_rules, fairness_thresholds
 from mlops.evaluation.model_card import stamp_verdict
+from mlops.metric_names import LOWER_IS_BETTER
 from mlops.models import compute_threads
 
 log = logging.getLogger(__name__)

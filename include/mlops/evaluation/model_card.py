@@ -30,10 +30,11 @@ import yaml
 from mlops import metrics as mlops_metrics
 from mlops._util import fmt_value as _fmt
 from mlops.artifacts import Blessing, CandidateMetrics, TrainingRecord
-from mlops.config import LOWER_IS_BETTER, DatasetConfig
+from mlops.config import DatasetConfig
 from mlops.evaluation import explain
 from mlops.evaluation.behaviour import canned_frame
 from mlops.evaluation.fairness import limit_text
+from mlops.metric_names import LOWER_IS_BETTER
 
 #: Markers around the model card's verdict section; the gate fills the space between them.
 GATE_START, GATE_END = "<!-- gate-verdict -->", "<!-- /gate-verdict -->"
@@ -336,15 +337,15 @@ def _slice_table(cfg: DatasetConfig, scored: CandidateMetrics) -> str:
     cand = scored.candidate.slices
     prod = scored.production.slices if scored.production else {}
     rows = []
+    extra_names = ["recall", "precision"] if cfg.is_classifier else ["mae", "r2"]
+    if "f1_macro" in scored.candidate.metrics:  # a multiclass model: no positive class
+        extra_names = ["recall_macro", "precision_macro"]
     for col, values in cand.items():
         for value, s in values.items():
             c = s["metrics"].get(metric)
             p = ((prod.get(col) or {}).get(value) or {}).get("metrics", {}).get(metric)
-            extra = [
-                s["metrics"].get(k) for k in (("recall", "precision") if cfg.is_classifier else ("mae", "r2"))
-            ]
+            extra = [s["metrics"].get(k) for k in extra_names]
             rows.append([col, value, s["n"], c, p, None if c is None or p is None else c - p, *extra])
-    extra_names = ["recall", "precision"] if cfg.is_classifier else ["mae", "r2"]
     header = ["column", "value", "rows", f"{metric} candidate", f"{metric} production", "delta", *extra_names]
     return _table(header, rows, numeric_from=2) if rows else "<p>No slice columns configured.</p>"
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from mlops.artifacts import DriftReport
 from mlops.artifacts.nightly import HistoryRecord, NightVerdict, PerformanceReport, RuleOutcome
-from mlops.metrics import disparity_is_floor
+from mlops.fairness_metrics import disparity_is_floor
 from mlops.monitoring.performance import metric_change
 
 if TYPE_CHECKING:

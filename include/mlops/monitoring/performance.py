@@ -5,11 +5,14 @@ monitoring), so the realised values compare like for like with the holdout basel
 (``VersionManifest.holdout_metrics``). With a ``fairness:`` section and the sensitive columns
 of the scored days (``sensitive``, see :func:`mlops.monitoring.fairness.read_sensitive`), the
 labelled days also get realised per-group metrics and disparities (``PerformanceReport.fairness``),
-computed by :func:`mlops.metrics.group_fairness` exactly as evaluation computes them.
+computed by :func:`mlops.fairness_metrics.group_fairness` exactly as evaluation computes them
+(multiclass: per-group accuracy and macro averages, labels compared as text).
 
 A multiclass model's predictions carry one ``proba_<class>`` column per class: labelled days
 get the multiclass metrics (:func:`mlops.metrics.multiclass_metrics`); CBPE is binary, so
-unlabelled days are marked :data:`NOT_ESTIMATED` instead of estimated.
+unlabelled days are marked :data:`NOT_ESTIMATED` instead of estimated. Summary lines show
+:data:`SHOWN_METRICS` of a binary or regression model, :data:`MULTICLASS_SHOWN_METRICS` of a
+multiclass one (:func:`shown_metrics`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops import metrics, models
+from mlops import fairness_metrics, metrics, models
 from mlops._util import fmt_value as _fmt
 from mlops.artifacts.nightly import SHOWN_METRICS, DayPerformance, PerformanceReport
 from mlops.artifacts.scoring import proba_columns
@@ -39,6 +42,16 @@ NOT_ESTIMATED = {
     "estimate": "not estimated",
     "reason": "CBPE applies to binary classifiers; this model has more than two classes (realised metrics only)",
 }
+
+
+#: Metrics of a multiclass model shown in summaries, in this order (binary and regression: ``SHOWN_METRICS``).
+MULTICLASS_SHOWN_METRICS = ("roc_auc_ovr", "accuracy", "f1_macro", "log_loss")
+
+
+def shown_metrics(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The metric names a summary shows for ``values``: the multiclass ones when it holds multiclass metrics."""
+    multiclass = any(m in values for m in ("roc_auc_ovr", "f1_macro"))
+    return MULTICLASS_SHOWN_METRICS if multiclass else SHOWN_METRICS
 
 
 def is_multiclass_predictions(predictions: pd.DataFrame) -> bool:
@@ -208,13 +221,13 @@ def group_performance(
     joined = joined[joined[cfg.target].notna()]
     if not len(joined):
         return {}
-    out = metrics.group_fairness(
-        cfg,
-        joined,
-        joined[cfg.target].to_numpy(),
-        joined["prediction"].to_numpy(),
-        positive_class=positive_class,
-        features=present,
+    y_true, y_pred, classes = joined[cfg.target].to_numpy(), joined["prediction"].to_numpy(), None
+    if cfg.is_classifier and is_multiclass_predictions(joined):  # labels as text, like _multiclass_realised
+        classes = list(proba_columns(joined.columns))
+        y_true = np.asarray(models.target_array(joined, cfg)).astype(str)
+        y_pred = y_pred.astype(str)
+    out = fairness_metrics.group_fairness(
+        cfg, joined, y_true, y_pred, positive_class=positive_class, classes=classes, features=present
     )
     return json_safe(out)
 
@@ -269,7 +282,7 @@ def metric_change(
     report: PerformanceReport, metric: str, source: str = "realised"
 ) -> tuple[float | None, float | None, float | None]:
     """``(baseline, current, drop)``; drop > 0 means worse (sign flipped for lower-is-better metrics)."""
-    from mlops.config import LOWER_IS_BETTER
+    from mlops.metric_names import LOWER_IS_BETTER
 
     base = report.baseline.get(metric)
     current = (report.realised if source == "realised" else report.estimated).get(metric)
@@ -283,7 +296,8 @@ def summary_lines(report: PerformanceReport) -> list[str]:
     """One log line per day, one per metric change against the holdout, then the summary."""
     lines = []
     for d in report.days:
-        shown = {k: v for k, v in d.metrics.items() if k in SHOWN_METRICS}
+        names = shown_metrics(d.metrics)
+        shown = {k: v for k, v in d.metrics.items() if k in names}
         values = " ".join(f"{k}={'n/a' if v is None else f'{v:.4g}'}" for k, v in shown.items())
         note = f" ({d.metrics['estimate']}: CBPE is binary only)" if d.metrics.get("estimate") else ""
         lines.append(f"{d.day}: {d.source} n={d.n} {values}".rstrip() + note)

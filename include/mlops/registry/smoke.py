@@ -7,7 +7,8 @@ So the first load and prediction of a version runs in a separate Python process
 a temporary directory, the child writes ``result.json``. A crash (signal), a hang (timeout)
 or an error there fails the promotion or rollback with one clear message, and the calling
 worker lives on. The input is the candidate's ``canned_rows`` (real holdout rows from
-``training.json``) or, without them, two synthetic rows built from the feature signature.
+``training.json``) or, without them, two synthetic rows built from the feature signature
+(booleans true and false, encoded as the model sees them).
 """
 
 from __future__ import annotations
@@ -71,9 +72,11 @@ def smoke_frame(
     """A tiny input for a smoke prediction.
 
     Uses ``rows`` (the candidate's ``canned_rows`` from training.json: real holdout rows)
-    when given; otherwise two synthetic rows: 0 for numeric columns and a category the
-    fitted encoders know for categorical ones. Without a signature the columns are the
-    model's ``feature_names_in_``.
+    when given; otherwise two synthetic rows: 0 for numeric columns, a category the
+    fitted encoders know for categorical ones, and true then false for boolean ones, as the
+    model sees booleans (1.0 and 0.0, :func:`mlops.models.boolean_values`), so both values go
+    through the model rather than a missing value only its imputer handles. Without a
+    signature the columns are the model's ``feature_names_in_``.
     """
     import pandas as pd
 
@@ -101,6 +104,8 @@ def smoke_frame(
             data[name] = [categories[name]] * 2
         elif kind == "numeric" or not kind:
             data[name] = [0.0] * 2
+        elif kind == "boolean":
+            data[name] = [1.0, 0.0]
         else:
             data[name] = [None] * 2
     return pd.DataFrame(data)

@@ -45,6 +45,17 @@ def test_unknown_dataset_lists_known_ones():
         load_dataset_config("nope")
 
 
+def test_all_is_not_a_dataset_name(tmp_path):
+    path = _write(tmp_path, lambda raw: raw.update(name="all"))
+    with pytest.raises(ConfigError, match="'all' is reserved"):
+        load_dataset_config(path)
+
+
+def test_a_missing_config_says_how_to_create_one():
+    with pytest.raises(ConfigError, match="mlops init NAME --sample FILE"):
+        load_dataset_config("no_such_dataset")
+
+
 def test_typo_names_key_and_file(tmp_path):
     path = _write(tmp_path, lambda raw: raw["model"].update(estimatr="x"))
     with pytest.raises(ConfigError, match=r"broken\.yaml.*unknown key 'model\.estimatr'"):
@@ -192,3 +203,110 @@ def test_config_dir_can_move(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("MLOPS_CONFIG_DIR", str(tmp_path))
     assert available_datasets() == ["mine"] and load_dataset_config("mine").name == "mine"
+
+
+# ---------------------------------------------------------------- metric names by number of classes
+def _write_wine(tmp_path: Path, mutate) -> Path:
+    raw = yaml.safe_load((CONFIG_DIR / "wine.yaml").read_text())
+    mutate(raw)
+    path = tmp_path / "wine.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_a_multiclass_config_gates_on_multiclass_metrics(tmp_path):
+    from mlops.metric_names import MULTICLASS_METRICS
+
+    def multiclass_gate(raw):
+        raw["gate"] = {"primary_metric": "f1_macro", "min_roc_auc_ovr": 0.9, "min_recall_macro": 0.8}
+        raw["monitoring"]["alert_rules"].append(
+            {"name": "f1", "kind": "metric_drop", "metric": "f1_weighted", "max_drop": 0.05}
+        )
+
+    cfg = load_dataset_config(_write_wine(tmp_path, multiclass_gate))
+    assert cfg.declared_classes == (3, "3 classes in validation.target_values [0, 1, 2]")
+    assert cfg.gate.thresholds == {"min_roc_auc_ovr": 0.9, "min_recall_macro": 0.8}
+
+    def binary_gate(raw):
+        raw["gate"].update(primary_metric="roc_auc", min_recall=0.5)
+
+    with pytest.raises(ConfigError) as err:
+        load_dataset_config(_write_wine(tmp_path, binary_gate))
+    message = str(err.value)
+    assert "gate.primary_metric 'roc_auc', gate.min_recall 'recall': binary-only metric(s)" in message
+    assert "the target is multiclass (3 classes in validation.target_values [0, 1, 2])" in message
+    assert f"use one of the multiclass metrics {list(MULTICLASS_METRICS)}" in message
+    assert "Traceback" not in message and message.count("\n") == 0
+
+
+def test_a_binary_config_refuses_multiclass_metrics_and_typos(tmp_path):
+    with pytest.raises(
+        ConfigError,
+        match=r"gate\.min_f1_macro 'f1_macro': multiclass-only metric\(s\), but the "
+        r"target is binary \(2 classes in validation\.target_values \[0, 1\]\); use one of the "
+        r"binary metrics \['accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss'\]",
+    ):
+        load_dataset_config(_write(tmp_path, lambda raw: raw["gate"].update(min_f1_macro=0.5)))
+
+    def drop_on(metric):
+        rule = {"name": "drop", "kind": "metric_drop", "metric": metric, "max_drop": 0.05}
+        return lambda raw: raw["monitoring"]["alert_rules"].append(rule)
+
+    with pytest.raises(
+        ConfigError, match=r"monitoring.alert_rules 'drop' metric 'roc_auc_ovr': multiclass-only"
+    ):
+        load_dataset_config(_write(tmp_path, drop_on("roc_auc_ovr")))
+    with pytest.raises(
+        ConfigError, match=r"alert_rules \['drop'\]: metric_drop metric\(s\) \['auc'\] are not metrics"
+    ):
+        load_dataset_config(_write(tmp_path, drop_on("auc")))
+
+
+def test_undeclared_classes_defer_the_check_to_the_model(tmp_path):
+    """Without validation.target_values (or class_shares, positive_class) config load cannot tell; the
+    model's classes decide at evaluation (check_names_against_classes)."""
+    from mlops.config import check_names_against_classes
+
+    def undeclared(raw):
+        raw["validation"].pop("target_values")
+        raw["validation"].pop("class_shares")
+        raw["gate"] = {"primary_metric": "accuracy", "min_roc_auc": 0.7}
+
+    cfg = load_dataset_config(_write_wine(tmp_path, undeclared))
+    assert cfg.declared_classes == (None, "")
+    check_names_against_classes(cfg, [0, 1])  # roc_auc is a binary metric: fine for two classes
+    with pytest.raises(
+        ConfigError,
+        match=r"wine\.yaml: gate\.min_roc_auc 'roc_auc': binary-only metric\(s\), but the "
+        r"target is multiclass \(the model has 3 classes \[0, 1, 2\]\); use one of the multiclass",
+    ):
+        check_names_against_classes(cfg, [0, 1, 2])
+    positive = load_dataset_config(_write(tmp_path, lambda raw: raw.update(positive_class=1)))
+    assert positive.declared_classes[0] == 2
+
+
+def test_fairness_names_follow_the_declared_classes(tmp_path):
+    def fairness(section):
+        return lambda raw: raw.update(fairness=section)
+
+    cfg = load_dataset_config(_write_wine(tmp_path, fairness({"sensitive_features": ["site"]})))
+    assert cfg.fairness.group_metrics is None and cfg.fairness.group_metrics_for("multiclass") == (
+        "accuracy",
+        "recall_macro",
+    )
+    limits = {
+        "sensitive_features": ["site"],
+        "limits": {"equalized_odds_difference": 0.2, "recall_group_min": 0.5},
+    }
+    with pytest.raises(ConfigError) as err:
+        load_dataset_config(_write_wine(tmp_path, fairness(limits)))
+    message = str(err.value)
+    assert (
+        "fairness ['equalized_odds_difference', 'recall_group_min'] do not apply to a multiclass dataset"
+        in message
+    )
+    assert "use the group metrics ['accuracy', 'recall_macro', 'precision_macro', 'f1_macro']" in message
+    assert "need a positive class (binary targets only)" in message
+    macro = {"sensitive_features": ["region"], "group_metrics": ["recall_macro"]}
+    with pytest.raises(ConfigError, match=r"fairness \['recall_macro'\] do not apply to a binary dataset"):
+        load_dataset_config(_write(tmp_path, fairness(macro)))

@@ -16,7 +16,7 @@ from tests.include.mlops.training_world import END, fast, seed_validated, with_u
 
 # ---------------------------------------------------------------- the gate, rule by rule
 def _fairness(eod: float = 0.10, dp_ratio: float | None = 0.8, recall_min: float = 0.3) -> dict:
-    """A ``ModelEvaluation.fairness`` for region as :func:`mlops.metrics.group_fairness` writes it."""
+    """A ``ModelEvaluation.fairness`` for region as :func:`mlops.fairness_metrics.group_fairness` writes it."""
     groups = {g: {"n": 500, "selection_rate": 0.1, "recall": recall_min + 0.1} for g in ("north", "south")}
     groups["other"] = {"n": 12, "selection_rate": 0.0, "recall": None}
     disparities = {

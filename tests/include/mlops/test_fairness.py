@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import artifacts, evaluation, metrics, storage, training
+from mlops import artifacts, evaluation, fairness_metrics, storage, training
 from mlops.config import parse_dataset_config
 from mlops.errors import ConfigError
 from mlops.evaluation import FAIL, PASS
@@ -20,7 +20,7 @@ from tests.include.mlops.training_world import END, fast, seed_validated, with_u
 LIMITS = ("equalized_odds_difference", "demographic_parity_ratio", "recall_group_min")
 
 
-# ---------------------------------------------------------------- metrics.group_fairness (fairlearn)
+# ---------------------------------------------------------------- fairness_metrics.group_fairness (fairlearn)
 def _toy() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Group a: 8 rows, half predicted positive; group b: 8 rows, a quarter; group c: 2 rows (too small)."""
     frame = pd.DataFrame({"region": ["a"] * 8 + ["b"] * 8 + ["c", None]})
@@ -37,7 +37,9 @@ def _toy_cfg(credit_cfg, **fairness):
 def test_group_metrics_and_disparities_come_from_fairlearn(credit_cfg):
     frame, y_true, y_pred = _toy()
     limits = {"recall_group_min": 0.5, "selection_rate_ratio": 0.8, "false_positive_rate_group_max": 0.3}
-    result = metrics.group_fairness(_toy_cfg(credit_cfg, limits=limits), frame, y_true, y_pred)["region"]
+    result = fairness_metrics.group_fairness(_toy_cfg(credit_cfg, limits=limits), frame, y_true, y_pred)[
+        "region"
+    ]
     # group metrics: the configured ones plus those a limit needs (false_positive_rate)
     assert result["groups"]["a"] == {
         "n": 8,
@@ -65,15 +67,17 @@ def test_group_metrics_and_disparities_come_from_fairlearn(credit_cfg):
 def test_positive_class_rule_and_too_few_groups(credit_cfg):
     frame, y_true, y_pred = _toy()
     cfg = _toy_cfg(credit_cfg)
-    as_text = metrics.group_fairness(
+    as_text = fairness_metrics.group_fairness(
         cfg,
         frame,
         np.where(y_true == 1, "bad", "good"),
         np.where(y_pred == 1, "bad", "good"),
         positive_class="bad",
     )
-    assert as_text == metrics.group_fairness(cfg, frame, y_true, y_pred)
-    alone = metrics.group_fairness(_toy_cfg(credit_cfg, min_group_rows=9), frame, y_true, y_pred)["region"]
+    assert as_text == fairness_metrics.group_fairness(cfg, frame, y_true, y_pred)
+    alone = fairness_metrics.group_fairness(_toy_cfg(credit_cfg, min_group_rows=9), frame, y_true, y_pred)[
+        "region"
+    ]
     assert set(alone["disparities"].values()) == {None} and len(alone["excluded"]) == 4
 
 
@@ -90,18 +94,21 @@ def test_regression_gets_group_errors_and_refuses_classification_measures(diabet
             "min_group_rows": 20,
         },
     )
-    result = metrics.group_fairness(cfg, frame, y, pred)["sex"]
+    result = fairness_metrics.group_fairness(cfg, frame, y, pred)["sex"]
     assert result["groups"]["1"]["mae"] == pytest.approx(2.0)
     assert result["groups"]["2"]["mae"] == pytest.approx(6.0)
     assert result["disparities"] == {
         "mae_difference": pytest.approx(4.0),
         "mae_group_max": pytest.approx(6.0),
     }
-    wrong = with_updates(
-        cfg, fairness={"sensitive_features": ["sex"], "limits": {"equalized_odds_difference": 0.1}}
-    )
+    wrong = {
+        **cfg.to_dict(),
+        "fairness": {"sensitive_features": ["sex"], "limits": {"equalized_odds_difference": 0.1}},
+    }
     with pytest.raises(ConfigError, match=r"do not apply to a regression dataset; use the group metrics"):
-        metrics.group_fairness(wrong, frame, y, pred)
+        parse_dataset_config(wrong, "include/configs/diabetes.yaml")  # refused at load: regression is known
+    default = with_updates(cfg, fairness={"sensitive_features": ["sex"], "min_group_rows": 20})
+    assert set(fairness_metrics.group_fairness(default, frame, y, pred)["sex"]["groups"]["1"]) == {"n", "mae"}
 
 
 def test_a_sensitive_feature_missing_from_the_data_names_the_fix(credit_cfg):
@@ -110,7 +117,7 @@ def test_a_sensitive_feature_missing_from_the_data_names_the_fix(credit_cfg):
     with pytest.raises(
         ConfigError, match=r"Sensitive feature 'gender' .* add it to the batches or remove it"
     ):
-        metrics.group_fairness(cfg, frame, y_true, y_pred)
+        fairness_metrics.group_fairness(cfg, frame, y_true, y_pred)
 
 
 @pytest.mark.parametrize(
@@ -216,3 +223,91 @@ def test_files_written_before_fairness_read_as_without_it():
     assert PerformanceReport.from_dict(report) == performance()
     with pytest.raises(artifacts.base.ArtifactSchemaError, match=r"unknown field\(s\) \['surprise'\]"):
         artifacts.ModelEvaluation.from_dict({**older, "surprise": 1})
+
+
+# ---------------------------------------------------------------- multiclass (a real wine model)
+def _wine_scored(n: int = 600):
+    """A logistic model trained on wine; scored on fresh rows where site ``b``'s chemistry is noisy."""
+    from datetime import date
+
+    from mlops import models
+    from mlops.config import load_dataset_config
+    from mlops.dev import datagen
+
+    cfg = load_dataset_config("wine")
+    features, labels = datagen.generate_day(cfg, date(2026, 1, 1), 600)
+    train = features.merge(labels, on=cfg.id_column)
+    model = training.build_model(cfg, training.plan_model(cfg, search="none"))
+    model.fit(models.feature_frame(train, cfg), models.target_array(train, cfg))
+    features, labels = datagen.generate_day(cfg, date(2026, 1, 2), n)
+    frame = features.merge(labels, on=cfg.id_column)
+    rng = np.random.default_rng(3)
+    frame["site"] = np.where(rng.random(n) < 0.5, "a", "b")
+    noisy = frame["site"] == "b"
+    for col in ("flavanoids", "proline", "color_intensity", "alcohol"):
+        spread = frame[col].std()
+        frame.loc[noisy, col] += rng.normal(0, 1.5 * spread, int(noisy.sum()))
+    pred = models.predict_proba(model, frame, cfg).prediction
+    return cfg, frame, models.target_array(frame, cfg), pred, model.classes_
+
+
+def _wine_with(**sections):
+    """include/configs/wine.yaml with some sections' keys replaced (from the YAML: ``to_dict`` turns the
+    integer class_shares keys into text)."""
+    import yaml
+
+    from mlops.config import config_path
+
+    raw = yaml.safe_load(config_path("wine").read_text())
+    for section, updates in sections.items():
+        raw[section] = {**(raw.get(section) or {}), **updates}
+    return parse_dataset_config(raw, "include/configs/wine.yaml")
+
+
+def test_multiclass_fairness_is_per_group_accuracy_and_macro_averages():
+    from sklearn import metrics as skm
+
+    _, frame, y, pred, classes = _wine_scored()
+    limits = {"accuracy_group_min": 0.9, "recall_macro_difference": 0.05, "f1_macro_ratio": 0.9}
+    cfg = _wine_with(fairness={"sensitive_features": ["site"], "limits": limits, "min_group_rows": 50})
+    result = fairness_metrics.group_fairness(cfg, frame, y, pred, classes=classes)["site"]
+    expected = {}
+    for group in ("a", "b"):
+        mask = (frame["site"] == group).to_numpy()
+        expected[group] = {
+            "accuracy": skm.accuracy_score(y[mask], pred[mask]),
+            "recall_macro": skm.recall_score(y[mask], pred[mask], average="macro"),
+            "f1_macro": skm.f1_score(y[mask], pred[mask], average="macro"),
+        }
+        assert result["groups"][group] == pytest.approx({"n": int(mask.sum()), **expected[group]})
+    assert expected["b"]["accuracy"] < expected["a"]["accuracy"] - 0.1  # the noise costs site b accuracy
+    d = result["disparities"]
+    assert set(d) == {"accuracy_difference", "recall_macro_difference", *limits}  # no binary measures
+    assert d["accuracy_group_min"] == pytest.approx(expected["b"]["accuracy"])
+    assert d["recall_macro_difference"] == pytest.approx(
+        expected["a"]["recall_macro"] - expected["b"]["recall_macro"]
+    )
+    assert d["f1_macro_ratio"] == pytest.approx(expected["b"]["f1_macro"] / expected["a"]["f1_macro"])
+    # the gate reads them: site b's accuracy is under the floor
+    candidate = artifacts.ModelEvaluation({"accuracy": 0.9}, {}, None, len(frame), fairness={"site": result})
+    rules = {r.rule: r for r in evaluation.fairness_rules(cfg, candidate, None)}
+    assert rules["fairness accuracy_group_min[site]"].verdict == FAIL
+    assert rules["fairness recall_macro_difference[site]"].verdict == FAIL
+    assert rules["fairness accuracy_group_min[site] vs production"].verdict == "skip"
+
+
+def test_binary_measures_are_refused_for_a_multiclass_model_with_one_message():
+    """A config that does not declare its classes loads; the model's three classes refuse the binary measures."""
+    _, frame, y, pred, classes = _wine_scored(n=200)
+    fairness = {"sensitive_features": ["site"], "limits": {"demographic_parity_ratio": 0.8}}
+    cfg = _wine_with(fairness=fairness, validation={"target_values": None, "class_shares": {}})
+    with pytest.raises(ConfigError) as err:
+        fairness_metrics.group_fairness(cfg, frame, y, pred, classes=classes)
+    assert str(err.value) == (
+        "fairness ['demographic_parity_ratio'] do not apply to a multiclass dataset (the model has 3 classes); "
+        "use the group metrics ['accuracy', 'recall_macro', 'precision_macro', 'f1_macro'] (with _difference, "
+        "_ratio, _group_min or _group_max); the fairlearn measures ['demographic_parity_difference', "
+        "'demographic_parity_ratio', 'equalized_odds_difference', 'equalized_odds_ratio', "
+        "'equal_opportunity_difference', 'equal_opportunity_ratio'] need a positive class (binary targets only); "
+        "fix fairness: in include/configs/wine.yaml."
+    )

@@ -258,3 +258,41 @@ def test_missing_rate_rule_records_its_z_test(credit_cfg):
     older = report.to_dict()
     del older["excluded_columns"]
     assert DriftReport.from_dict(older).excluded_columns == {}
+
+
+def test_multiclass_nights_get_per_group_metrics_and_multiclass_summary_lines():
+    """Realised per-group accuracy and macro recall of a multiclass model's labelled days (the binary
+    measures do not apply), and summary lines that show the multiclass metrics."""
+    from sklearn import metrics as skm
+
+    from tests.include.mlops.test_fairness import _wine_with
+
+    cfg = _wine_with(fairness={"sensitive_features": ["site"], "min_group_rows": 50})
+    _, labels = _wine(cfg, DAY, 400)
+    preds = _multiclass_predictions(labels, "wine_id", "cultivar")
+    site = np.where(np.arange(400) % 2 == 0, "east", "west")
+    wrong = (site == "west") & (np.arange(400) % 4 == 1)  # half of west's rows get the next class
+    preds.loc[wrong, "prediction"] = (preds.loc[wrong, "prediction"] + 1) % 3
+    sensitive = {"2026-01-05": pd.DataFrame({"wine_id": labels["wine_id"], "site": site})}
+    report = monitoring.compute_performance(
+        cfg, "2026-01-05", {"2026-01-05": (preds, labels)}, baseline={"f1_macro": 0.99}, sensitive=sensitive
+    )
+    result = report.fairness["site"]
+    y, pred = labels["cultivar"].to_numpy(), preds["prediction"].to_numpy()
+    for group in ("east", "west"):
+        mask = site == group
+        assert result["groups"][group] == pytest.approx(
+            {
+                "n": 200,
+                "accuracy": skm.accuracy_score(y[mask], pred[mask]),
+                "recall_macro": skm.recall_score(y[mask], pred[mask], average="macro"),
+            }
+        )
+    assert result["groups"]["east"]["accuracy"] == 1.0 and result["groups"]["west"]["accuracy"] == 0.5
+    assert set(result["disparities"]) == {"accuracy_difference", "recall_macro_difference"}
+    assert result["disparities"]["accuracy_difference"] == pytest.approx(0.5)
+    lines = monitoring.performance_summary_lines(report)
+    day = next(ln for ln in lines if ln.startswith("2026-01-05: realised n=400"))
+    assert "accuracy=0.75" in day and "f1_macro=" in day and "roc_auc_ovr=" in day and "log_loss=" in day
+    assert "f1_macro (realised): " in "\n".join(lines)
+    assert any(ln.startswith("fairness [site] realised, 2 groups: accuracy_difference=0.5") for ln in lines)

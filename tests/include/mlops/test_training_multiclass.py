@@ -174,3 +174,101 @@ def test_search_scorings_for_a_multiclass_target(wine_cfg, credit_cfg):
         ConfigError, match=r"'average_precision' of include/configs/wine\.yaml is binary only"
     ):
         training.search_scorer(wine_cfg, "average_precision", y)
+
+
+# ---------------------------------------------------------------- gates and fairness of a multiclass model
+def _with_site(client, bucket: str, cfg: DatasetConfig) -> None:
+    """Give every seeded wine batch a ``site`` column (a batch column the model does not use)."""
+    rng = np.random.default_rng(4)
+    for i in range(12):
+        uri = artifacts.batch_uri(bucket, cfg.name, START + timedelta(days=i))
+        batch = storage.read_table(client, uri)
+        batch["site"] = rng.choice(["north", "south"], len(batch))
+        storage.write_parquet(client, uri, batch)
+
+
+def test_multiclass_gate_floors_and_fairness_on_a_trained_wine_model(s3, bucket):
+    from tests.include.mlops.test_fairness import _wine_with
+
+    gate = {"primary_metric": "f1_macro", "min_f1_macro": 0.8, "min_roc_auc_ovr": 0.9}
+    fairness = {
+        "sensitive_features": ["site"],
+        "limits": {"accuracy_group_min": 0.7, "recall_macro_difference": 0.3},
+        "min_group_rows": 20,
+    }
+    cfg = _wine_with(gate=gate, fairness=fairness)
+    seed_validated(s3, bucket, cfg, rows=120)
+    _with_site(s3, bucket, cfg)
+    result = training.train_candidate(s3, cfg, bucket=bucket, end=END, run_id="wine-fair", window_days=12)
+    scored = evaluation.evaluate_candidate(s3, cfg, result.candidate_prefix, bucket=bucket)
+    assert scored.primary_metric == "f1_macro" and scored.candidate["f1_macro"] > 0.8
+    stored = artifacts.read_artifact(s3, scored.metrics_uri, artifacts.CandidateMetrics).candidate
+    site = stored.fairness["site"]
+    assert set(site["groups"]) == {"north", "south"} and set(site["groups"]["north"]) == {
+        "n",
+        "accuracy",
+        "recall_macro",
+    }
+    assert set(site["disparities"]) == {
+        "accuracy_difference",
+        "recall_macro_difference",
+        "accuracy_group_min",
+    }
+    low = min(g["accuracy"] for g in site["groups"].values())
+    assert site["disparities"]["accuracy_group_min"] == pytest.approx(low)
+
+    blessing = evaluation.gate_candidate(s3, cfg, result.candidate_prefix)
+    rules = {r.rule: r for r in blessing.rules}
+    assert blessing.blessed, evaluation.rules_table(blessing.rules)
+    assert rules["min_f1_macro"].verdict == "pass" and rules["min_roc_auc_ovr"].verdict == "pass"
+    assert rules["f1_macro_vs_production"].verdict == "skip"  # no production yet
+    assert rules["fairness accuracy_group_min[site]"].candidate == pytest.approx(low)
+
+    strict = _wine_with(
+        gate={**gate, "min_f1_macro": scored.candidate["f1_macro"] + 0.001},  # just above the holdout's
+        fairness={**fairness, "limits": {"accuracy_group_min": low + 0.001}},
+    )
+    refused = evaluation.gate_candidate(s3, strict, result.candidate_prefix)
+    failed = {r.rule for r in refused.rules if r.verdict == "fail"}
+    assert not refused.blessed and failed == {"min_f1_macro", "fairness accuracy_group_min[site]"}
+
+
+def test_binary_metric_names_stop_a_multiclass_evaluation_when_the_config_did_not_declare_classes(s3, bucket):
+    from tests.include.mlops.test_fairness import _wine_with
+
+    cfg = _wine_with(validation={"target_values": None, "class_shares": {}}, gate={"min_roc_auc": 0.7})
+    seed_validated(s3, bucket, cfg, rows=120)
+    result = training.train_candidate(s3, cfg, bucket=bucket, end=END, run_id="wine-auc", window_days=12)
+    with pytest.raises(ConfigError) as err:
+        evaluation.evaluate_candidate(s3, cfg, result.candidate_prefix, bucket=bucket)
+    assert str(err.value).startswith(
+        "include/configs/wine.yaml: gate.min_roc_auc 'roc_auc': binary-only metric(s), but the target is "
+        "multiclass (the model has 3 classes [0, 1, 2]); use one of the multiclass metrics ['accuracy', "
+        "'precision_macro', 'recall_macro', 'f1_macro',"
+    )
+    assert not storage.exists(s3, artifacts.metrics_uri(result.candidate_prefix))  # refused before scoring
+
+
+# ---------------------------------------------------------------- the registry's smoke input
+def test_smoke_input_gives_boolean_features_real_values():
+    """Without canned rows the smoke check builds rows from the signature: a boolean feature is true in
+    one row and false in the other (as the model sees booleans, 1.0/0.0), never a missing value."""
+    from mlops import serialization
+    from mlops.registry.smoke import check_in_child, smoke_frame, smoke_predict
+
+    cfg = _flags_cfg()
+    frame = pd.concat([_flags_day(cfg, START + timedelta(days=i)) for i in range(3)], ignore_index=True)
+    model = training.build_model(cfg, training.plan_model(cfg, search="none"))
+    model.fit(models.feature_frame(frame, cfg), models.target_array(frame, cfg))
+    signature = training.feature_signature(cfg)
+    smoke = smoke_frame(model, signature)
+    assert smoke["autopay"].tolist() == [1.0, 0.0] and smoke["autopay"].dtype == "float64"
+    assert smoke["plan"].tolist()[0] in {"basic", "plus", "pro"} and smoke["tenure"].tolist() == [0.0, 0.0]
+    assert len(smoke_predict(model, signature)) == 2
+    proba = model.predict_proba(smoke)[:, 1]
+    assert proba[0] < proba[1] - 0.05  # autopay lowers churn: the boolean reached the model
+    data = serialization.dump_model(model)
+    result = check_in_child(
+        data, sha256=serialization.sha256_hex(data), where="flags smoke", signature=signature, rows=None
+    )
+    assert result["ok"] and result["rows"] == 2

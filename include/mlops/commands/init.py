@@ -20,6 +20,9 @@ from mlops.cli import EXIT_OK, add_json_flag, emit
 from mlops.config import config_path, load_dataset_config, parse_dataset_config
 from mlops.errors import ConfigError
 
+#: Names the DAGs' ``dataset`` Param gives another meaning (``all``: fan out to every dataset).
+RESERVED_NAMES = frozenset({"all"})
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -70,6 +73,11 @@ def run(args) -> int:
     if not re.fullmatch(r"[a-z][a-z0-9_]*", args.name):
         raise ConfigError(
             f"Dataset name {args.name!r} must be lower case letters, digits and _, starting with a letter."
+        )
+    if args.name in RESERVED_NAMES:
+        raise ConfigError(
+            f"Dataset name {args.name!r} is reserved: the DAGs' dataset Param uses it for every dataset. "
+            "Pick another name."
         )
     cfg_file, suite_file = config_path(args.name), validation.suite_path(args.name)
     existing = [str(p) for p in (cfg_file, suite_file) if p.exists()]

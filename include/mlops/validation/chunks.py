@@ -49,10 +49,30 @@ def _check_chunk_rows(chunk_rows: int) -> int:
     return chunk_rows
 
 
+def plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the dtypes the suite's type checks name: a timezone-aware timestamp as naive UTC
+    (``datetime64``) and a pandas ``category`` of strings as ``str`` (what Parquet dictionary columns
+    and ISO text with an offset read as); other columns untouched, and no copy when nothing changes."""
+    from pandas.api import types
+
+    changed = {}
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        if isinstance(dtype, types.DatetimeTZDtype):
+            changed[name] = frame[name].dt.tz_convert("UTC").dt.tz_localize(None)
+        elif isinstance(dtype, types.CategoricalDtype) and types.infer_dtype(dtype.categories) in (
+            "string",
+            "empty",
+        ):
+            changed[name] = frame[name].astype("str")
+    return frame.assign(**changed) if changed else frame
+
+
 class FrameTable:
     """A DataFrame in memory, served in slices of ``chunk_rows`` rows."""
 
     def __init__(self, df: pd.DataFrame, chunk_rows: int = CHUNK_ROWS) -> None:
+        df = plain_dtypes(df)
         self.df, self.chunk_rows, self.row_count = df, _check_chunk_rows(chunk_rows), len(df)
 
     @property
@@ -109,7 +129,7 @@ class ParquetTable:
 
     def frame(self, columns: list[str]) -> pd.DataFrame:
         with self._reading():
-            return self.file.read(columns=columns).to_pandas()[columns]
+            return plain_dtypes(self.file.read(columns=columns).to_pandas()[columns])
 
     def _reading(self):
         """Decoding errors as the corrupt-Parquet :class:`InputReadError` (what and the fix)."""
@@ -150,7 +170,7 @@ class ParquetTable:
         for name in self._with_nulls & set(frame.columns):
             if frame[name].dtype.kind == "b":
                 frame[name] = frame[name].astype(object)
-        return frame
+        return plain_dtypes(frame)
 
 
 class _CorruptParquet:

@@ -7,10 +7,15 @@ sample that is known to be good gives:
   date column, the target, and numeric, categorical (strings) and boolean features;
 - null tolerances: 0 for a column never null in the sample, else about twice its share;
 - hard ranges of numeric columns: the sample's min and max widened by ``RANGE_MARGIN`` of
-  the span (and not below 0 for a column that never was);
+  the span, or further where the tail reaches beyond what a sample shows (``TAIL_REACH``; a
+  heavy-tailed column's rare large values are not a broken export), and not below 0 for a
+  column that never was;
 - category value sets, only up to ``max_categories`` distinct values; above that the column
   is free text or high-cardinality and gets no value set (TFDV's domain-size cap);
-- id uniqueness and a row-count floor (a tenth of the sample's rows);
+- id uniqueness and a row-count floor (a tenth of the sample's rows); the id and target found
+  by name when not given, names compared as snake_case (``Customer ID`` is ``customer_id``);
+- review notes: a constant column, ISO dates stored as text, whole numbers or text unique on
+  every row (an identifier, not a feature), infinite values refused;
 - the target's values and class balance (shares of each class, widened), or its range and
   mean for a regression target;
 - distribution sanity: bounds on the mean and the 5/50/95% quantiles of each numeric column:
@@ -26,6 +31,7 @@ as YAML for review; the suite is then rendered from it like any other
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +45,12 @@ if TYPE_CHECKING:
 #: Numeric ranges are widened by this share of the sample's span on each side: hard bounds catch a
 #: broken export, so they leave room for drift (a shift of most of a standard deviation).
 RANGE_MARGIN = 0.25
+#: ...or, when wider, out to where the sample's tail reaches in far more rows than it has: the
+#: extreme plus ``TAIL_REACH`` times the mean excess of the top ``TAIL_SHARE`` of values over the
+#: next one (an exponential tail extrapolated ~3000-fold; about 6 std for a normal column). For a
+#: positive column the same is done on the log scale with half the reach, for lognormal-like and
+#: power-law tails (incomes, areas, counts) whose rare large values a small sample never shows.
+TAIL_REACH, TAIL_SHARE, TAIL_MIN_ROWS = 8.0, 0.05, 5
 #: Quantiles whose values get sanity bounds.
 QUANTILES = [0.05, 0.5, 0.95]
 #: Batches drawn from the sample to see how much a small batch's statistics move, their size cap,
@@ -124,6 +136,29 @@ def _round_out(lo: float, hi: float, *, integer: bool = False) -> tuple[Any, Any
     return _plain(round(lo_r, digits)), _plain(round(hi_r, digits))
 
 
+def _tail_reach(values: np.ndarray, reach: float) -> float:
+    """How far the upper tail of ``values`` extends beyond its max: ``reach`` mean excesses of the top
+    ``TAIL_SHARE`` of values over the value below them, counting only those above it (0 with fewer
+    than ``TAIL_MIN_ROWS`` + 1 values)."""
+    k = max(TAIL_MIN_ROWS, math.ceil(TAIL_SHARE * len(values)))
+    if len(values) <= k:
+        return 0.0
+    top = np.partition(values, len(values) - k - 1)[-(k + 1) :]
+    above = top[top > top.min()]  # ties at the threshold (a mass at 0, whole numbers) are no tail
+    return reach * float(above.mean() - top.min()) if above.size else 0.0
+
+
+def _hard_range(values: np.ndarray) -> tuple[float, float]:
+    """The sample's ``[min, max]`` widened by ``RANGE_MARGIN`` of the span or by the tails' reach."""
+    lo, hi = float(values.min()), float(values.max())
+    margin = RANGE_MARGIN * (hi - lo) if hi > lo else max(abs(hi), 1.0) * RANGE_MARGIN
+    up = max(hi + margin, hi + _tail_reach(values, TAIL_REACH))
+    down = min(lo - margin, lo - _tail_reach(-values, TAIL_REACH))
+    if lo > 0:  # multiplicative tails: extrapolate log(x) (at most 1000-fold)
+        up = max(up, hi * math.exp(min(_tail_reach(np.log(values), TAIL_REACH / 2), math.log(1000))))
+    return (max(down, 0.0) if lo >= 0 else down), up
+
+
 def _null_tolerance(share: float) -> float:
     """About twice the observed null share (at least one point more), in whole percents."""
     return min(1.0, math.ceil(100 * max(2 * share, share + 0.01)) / 100)
@@ -161,6 +196,11 @@ def _kind(series: pd.Series) -> str:
     return "other"
 
 
+def _snake(name: str) -> str:
+    """``"Customer ID"`` -> ``customer_id``: lower case, each run of other characters one ``_``."""
+    return re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_")
+
+
 def _pick(frame: pd.DataFrame, given: str | None, flag: str, names: tuple[str, ...], what: str) -> str:
     """The column named by ``flag``, else the one conventional name present; a clear error otherwise."""
     if given is not None:
@@ -169,9 +209,9 @@ def _pick(frame: pd.DataFrame, given: str | None, flag: str, names: tuple[str, .
                 f"{flag} {given!r} is not a column of the sample; columns: {list(frame.columns)[:30]}."
             )
         return given
-    found = [c for c in frame.columns if str(c).lower() in names]
-    if what == "id":
-        found += [c for c in frame.columns if str(c).lower().endswith("_id") and c not in found]
+    found = [c for c in frame.columns if _snake(c) in names]
+    if what == "id":  # also "Customer ID", "customer-id", "customer.id"
+        found += [c for c in frame.columns if _snake(c).endswith("_id") and c not in found]
         found = [c for c in found if frame[c].notna().all() and frame[c].is_unique]
     if len(found) == 1:
         return found[0]
@@ -234,6 +274,17 @@ def _batch_noise(values: np.ndarray, batch_rows: int) -> dict[Any, tuple[float, 
     return out
 
 
+def _finite(values: pd.Series, name: Any) -> pd.Series:
+    """``values``, refused with a clear error when any is infinite (a clean sample has none)."""
+    bad = values[~np.isfinite(values.to_numpy())]
+    if len(bad):
+        raise ConfigError(
+            f"Column {name!r} has {len(bad)} infinite values in the sample (e.g. {bad.iloc[0]}); "
+            "infer from a clean sample: fix or drop those rows."
+        )
+    return values
+
+
 def _numeric_rules(
     series: pd.Series, v: dict[str, Any], name: str, col: ColumnInference, batch_rows: int
 ) -> None:
@@ -242,13 +293,13 @@ def _numeric_rules(
     A statistic's bounds are the sample's value, plus or minus one std of drift room plus how
     far that statistic moves by chance in a batch of ``batch_rows`` rows (:func:`_batch_noise`).
     """
-    values = series.dropna().astype("float64")
+    values = _finite(series.dropna().astype("float64"), series.name)
     if values.empty:
         return
     lo, hi = float(values.min()), float(values.max())
     integer = series.dtype.kind in "iu" or bool((values == values.round()).all())
     margin = RANGE_MARGIN * (hi - lo) if hi > lo else max(abs(hi), 1.0) * RANGE_MARGIN
-    r_lo, r_hi = _round_out(max(lo - margin, 0.0) if lo >= 0 else lo - margin, hi + margin, integer=integer)
+    r_lo, r_hi = _round_out(*_hard_range(values.to_numpy()), integer=integer)
     v["ranges"][name] = [r_lo, r_hi]
     std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     spread = std if std > 0 else margin
@@ -302,6 +353,8 @@ def _target_rules(
         v["target_mean_range"] = scratch["mean_ranges"]["t"]
         col.rules[:] = [r for r in col.rules if "quantile" not in r]
         return {"primary_metric": "rmse", "min_r2": 0.1}
+    if _kind(series) == "numeric":
+        _finite(values.astype("float64"), series.name)
     shares = values.value_counts(normalize=True)
     if len(shares) > max(MAX_CLASSES, max_categories) or len(shares) < 2:
         raise ConfigError(
@@ -351,8 +404,10 @@ def _date_column(frame: pd.DataFrame, given: str | None, taken: set[str]) -> str
             try:
                 frame[given] = pd.to_datetime(frame[given], format="ISO8601")
             except (ValueError, TypeError) as err:
+                reason = re.split(r"\. You might|\n", str(err))[0].rstrip(". :")
                 raise ConfigError(
-                    f"--date {given!r} is not a datetime column nor ISO dates ({err})."
+                    f"--date {given!r} is not a datetime column nor ISO 8601 text ({reason}); "
+                    "pass the event-date column, or none to take each batch's day from its dt= partition."
                 ) from None
         return given
     dates = [c for c in frame.columns if c not in taken and _kind(frame[c]) == "datetime"]
@@ -383,9 +438,33 @@ def _feature(
     features[role].append(name)
     if role == "numeric":
         _numeric_rules(series, v, name, col, v["min_rows"])
+        if series.dtype.kind in "iu" and len(series) >= 20 and series.is_unique:
+            col.notes.append(
+                "whole numbers, unique on every row: an identifier or code, not a quantity? drop it"
+            )
     elif role == "categorical":
         _category_rules(series, v, name, col, max_categories)
+        if _looks_like_dates(series):
+            col.notes.append(f"ISO dates as text: pass --date {name!r} if it is the event date, else drop it")
+    if col.distinct == 1:
+        col.notes.append(
+            "one value in every row: no signal for the model; drop it unless it varies in production"
+        )
     return col
+
+
+def _looks_like_dates(series: pd.Series) -> bool:
+    """A text column whose (first 1000) values all parse as ISO 8601 dates or datetimes."""
+    import pandas as pd
+
+    values = series.dropna().astype(str).head(1000)
+    if values.empty or not values.str.match(r"^\d{4}-\d{2}-\d{2}").all():
+        return False
+    try:
+        pd.to_datetime(values, format="ISO8601")
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -395,6 +474,7 @@ class _Roles:
     date_column: str | None
     target: str
     task: str
+    date_from_text: bool = False
 
 
 def _roles(frame: pd.DataFrame, id_column, target, task, date_column, sample: str) -> _Roles:
@@ -410,13 +490,14 @@ def _roles(frame: pd.DataFrame, id_column, target, task, date_column, sample: st
     if id_col == tgt:
         raise ConfigError(f"--id and --target are the same column {id_col!r}; they must differ.")
     id_type = _id_type(frame, id_col)
+    as_text = date_column in frame.columns and _kind(frame[date_column]) != "datetime"
     date = _date_column(frame, date_column, {id_col, tgt})
     if frame[tgt].isna().any():
         raise ConfigError(
             f"Target {tgt!r} is null in {int(frame[tgt].isna().sum())} rows of the sample; "
             "infer from a labelled sample with a label on every row."
         )
-    return _Roles(id_col, id_type, date, tgt, _task(frame[tgt], task))
+    return _Roles(id_col, id_type, date, tgt, _task(frame[tgt], task), as_text)
 
 
 def _columns(
@@ -431,6 +512,11 @@ def _columns(
             col = ColumnInference(c, "id", *base, rules=[f"unique key -> id_type: {roles.id_type}"])
         elif c == roles.date_column:
             col = ColumnInference(c, "date", *base, rules=["datetime -> date_column"])
+            if roles.date_from_text:
+                col.notes.append(
+                    "ISO text in the sample, parsed: CSV batches are parsed too, Parquet batches "
+                    "must store it as a timestamp"
+                )
         elif c == roles.target:
             col = ColumnInference(c, "target", *base, rules=[f"{roles.task} target"])
             gate = _target_rules(series, roles.task, {"validation": v}, col, max_categories)
@@ -518,9 +604,9 @@ def render_yaml(inference: Inference, command: str) -> str:
     header = (
         f"# {name}: inferred from a sample of {inference.rows} rows by\n#   {command}\n"
         "# Review before committing: validation: holds what the sample showed, widened (ranges by 25% of\n"
-        "# the span; means and quantiles by one std plus their noise in batches of min_rows rows; class\n"
-        "# and null shares loosened). model:, gate: and monitoring: are defaults. After editing\n"
-        f"# validation:, run `mlops suites --dataset {name}`.\n"
+        "# the span or by how far the tails reach; means and quantiles by one std plus their noise in\n"
+        "# batches of min_rows rows; class and null shares loosened). model:, gate: and monitoring:\n"
+        f"# are defaults. After editing validation:, run `mlops suites --dataset {name}`.\n"
     )
     body = yaml.safe_dump(
         inference.config, sort_keys=False, default_flow_style=None, width=110, allow_unicode=True

@@ -28,43 +28,43 @@ def viewer_url(uri: str | None) -> str:
 
 
 class _ViewerLink(BaseOperatorLink):
+    """Opens the ``s3://`` URI held by an operator attribute in the viewer.
+
+    A subclass names its button and the attribute in its class line, e.g.
+    ``class DataDocsLink(_ViewerLink, name="Data Docs", attr="data_docs_uri")``. Each link stays a
+    module-level class of its own: Airflow stores a link's URL in the XCom ``_link_<class name>``
+    and serializes an operator's links as ``{name: xcom_key}``, so renaming a class orphans the
+    links of past runs.
+    """
+
+    #: The button's label in the task's UI.
+    name: ClassVar[str] = ""
     #: The operator attribute holding the ``s3://`` URI (set in ``execute``).
     attr: ClassVar[str] = ""
+
+    def __init_subclass__(cls, *, name: str, attr: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name, cls.attr = name, attr
 
     def get_link(self, operator: Any, *, ti_key) -> str:
         return viewer_url(getattr(operator, self.attr, None))
 
 
-class DataDocsLink(_ViewerLink):
+class DataDocsLink(_ViewerLink, name="Data Docs", attr="data_docs_uri"):
     """The GX Data Docs page of a validated batch (``<batch>.validation.html``)."""
 
-    name = "Data Docs"
-    attr = "data_docs_uri"
 
-
-class ValidationResultLink(_ViewerLink):
+class ValidationResultLink(_ViewerLink, name="Validation result", attr="validation_result_uri"):
     """The validation result of a batch (``<batch>.validation.json``)."""
 
-    name = "Validation result"
-    attr = "validation_result_uri"
 
-
-class DriftReportLink(_ViewerLink):
+class DriftReportLink(_ViewerLink, name="Drift report", attr="drift_report_uri"):
     """The night's monitoring report (``monitoring/<dataset>/<day>/report.html``)."""
 
-    name = "Drift report"
-    attr = "drift_report_uri"
 
-
-class ScoringManifestLink(_ViewerLink):
+class ScoringManifestLink(_ViewerLink, name="Scoring manifest", attr="scoring_manifest_uri"):
     """The published partition's ``_SUCCESS`` manifest (row counts, checksums, model version)."""
 
-    name = "Scoring manifest"
-    attr = "scoring_manifest_uri"
 
-
-class VersionModelCardLink(_ViewerLink):
+class VersionModelCardLink(_ViewerLink, name="Model card", attr="model_card_uri"):
     """The model card of the registry version a task used."""
-
-    name = "Model card"
-    attr = "model_card_uri"

@@ -13,12 +13,15 @@ reports are sent with a CSP sandbox so their scripts cannot act as the Airflow u
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -28,9 +31,19 @@ from mlops.tracking import models as models_view
 from mlops.tracking import runs as runs_view
 from mlops.tracking import viewer
 from mlops_ui import pages
+from mlops_ui.failures import s3_failure
+
+log = logging.getLogger(__name__)
 
 AWS_CONN_ID = "aws_default"
 CLIENT_TTL_SECONDS = 300
+#: botocore settings of the app's client: a page fails fast on a dead endpoint instead of hanging.
+#: The connection's ``extra.config_kwargs`` override them.
+CLIENT_CONFIG: dict[str, Any] = {
+    "connect_timeout": 5,
+    "read_timeout": 30,
+    "retries": {"mode": "standard", "total_max_attempts": 2},
+}
 #: Sent with every served artifact: no sniffing, no caching, no referrer.
 SAFE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -66,10 +79,18 @@ class _HookClient:
         with self._lock:
             if self._client is None or time.monotonic() - self._made > self.ttl:
                 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+                from botocore.config import Config
 
-                self._client = S3Hook(aws_conn_id=self.conn_id).get_conn()
+                own = S3Hook(aws_conn_id=self.conn_id).conn_config.botocore_config
+                config = Config(**CLIENT_CONFIG).merge(own) if own else Config(**CLIENT_CONFIG)
+                self._client = S3Hook(aws_conn_id=self.conn_id, config=config).get_conn()
                 self._made = time.monotonic()
             return self._client
+
+    def reset(self) -> None:
+        """Build a new client at the next request (after a failure: a fixed connection applies at once)."""
+        with self._lock:
+            self._client = None
 
 
 # ---------------------------------------------------------------- the app
@@ -98,12 +119,16 @@ def create_app(client_factory: Callable[[], Any] | None = None, bucket: str | No
     def the_bucket() -> str:
         return bucket or storage.DEFAULT_BUCKET
 
-    @app.exception_handler(MLOpsError)
-    async def _mlops_error(request: Request, err: MLOpsError) -> Response:
-        status = 400 if isinstance(err, ConfigError) else 404 if isinstance(err, InputReadError) else 500
+    async def failure(request: Request, err: Exception) -> Response:
+        """The one error handler: S3 failures and library errors as one line, in the page layout for HTML."""
+        status, message = _answer(err, request, get_client, the_bucket())
         if request.url.path.startswith(f"{request.scope.get('root_path', '')}/api/"):
-            return JSONResponse({"detail": str(err)}, status_code=status)
-        return _html(pages.error_page(status, str(err), _urls(request)), status)
+            return JSONResponse({"detail": message}, status_code=status)
+        return _html(pages.error_page(status, message, _urls(request)), status)
+
+    for error_type in (MLOpsError, ClientError, BotoCoreError):
+        app.add_exception_handler(error_type, failure)
+    app.state.s3_client = get_client  # the mounted app's client (tests point it elsewhere)
 
     @app.get("/", include_in_schema=False)
     def index(request: Request) -> RedirectResponse:
@@ -194,6 +219,29 @@ def create_app(client_factory: Callable[[], Any] | None = None, bucket: str | No
         return runs_view.get_run(get_client(), the_bucket(), f"{dataset}/{run_key}").to_dict()
 
     return app
+
+
+def _answer(err: Exception, request: Request, get_client: Callable[[], Any], bucket: str) -> tuple[int, str]:
+    """``(status, one line)`` for an error of a route; re-raises what is neither S3 nor the library's."""
+    endpoint = None
+    with contextlib.suppress(Exception):
+        endpoint = get_client().meta.endpoint_url
+    bucket = str(request.path_params.get("bucket") or bucket)
+    found = s3_failure(err, bucket=bucket, endpoint=endpoint, conn_id=AWS_CONN_ID)
+    if found is not None:
+        log.warning("%s %s: HTTP %d: %s", request.method, request.url.path, found.status, found.message)
+        getattr(get_client, "reset", lambda: None)()
+        return found.status, found.message
+    if isinstance(err, ConfigError):
+        return 400, str(err)
+    if isinstance(err, InputReadError):
+        return 404, str(err)
+    if isinstance(err, storage.StorageUnavailable):
+        log.warning("%s %s: HTTP 503: %s", request.method, request.url.path, err)
+        return 503, str(err)
+    if isinstance(err, MLOpsError):
+        return 500, str(err)
+    raise err  # an unexpected botocore error: Starlette's 500 with the traceback in the log
 
 
 def _diff_pair(

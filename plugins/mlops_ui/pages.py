@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -471,5 +472,14 @@ def json_artifact_page(bucket: str, key: str, data: Any, raw_href: str, urls: Ur
 
 
 def error_page(status: int, message: str, urls: Urls) -> str:
-    body = f"<h1>{status}</h1><p>{esc(message)}</p>"
-    return page(f"{status} - ML models", body, base=urls.base)
+    """An error in the page frame: the status and its name, the one-line message, a way back."""
+    try:
+        name = HTTPStatus(status).phrase
+    except ValueError:
+        name = "Error"
+    body = (
+        f"<h1>{status} {esc(name)}</h1>"
+        f'<div class="note warn" role="alert">{esc(message)}</div>'
+        f'<p class="sub">{link(urls.base + "/models", "All models")} · {link(urls.base + "/runs", "All runs")}</p>'
+    )
+    return page(f"{status} {name} - ML models", body, base=urls.base)

@@ -177,3 +177,133 @@ def test_artifact_viewer_refuses_other_buckets(api, world):
         ).status_code
         == 404
     )
+
+
+# ---------------------------------------------------------------- S3 failures
+def _plugin_app(api):
+    """The "ML models" FastAPI app as Airflow mounted it at /mlops."""
+    from starlette.routing import Mount
+
+    client, _ = api
+    return next(r.app for r in client.app.routes if isinstance(r, Mount) and r.path == "/mlops")
+
+
+@pytest.fixture
+def dead_s3(api, monkeypatch):
+    """``aws_default`` points at a loopback port nobody listens on (one try, 1 s timeouts)."""
+    import json
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{s.getsockname()[1]}"
+    extra = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "config_kwargs": {"connect_timeout": 1, "read_timeout": 1, "retries": {"total_max_attempts": 1}},
+    }
+    conn = {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+    s3 = _plugin_app(api).state.s3_client
+    s3.reset()  # the app caches its client: build one from the dead connection
+    yield endpoint
+    s3.reset()  # and from the restored one after the test
+
+
+def _one_line(response) -> str:
+    """The message of an error answer: JSON ``detail``, or the alert of the HTML page (unescaped)."""
+    import html
+
+    if response.headers["content-type"].startswith("application/json"):
+        return response.json()["detail"]
+    found = re.search(r'<div class="note warn" role="alert">(.*?)</div>', response.text)
+    assert found, response.text[:500]
+    return html.unescape(found.group(1))
+
+
+def test_an_s3_outage_is_a_503_saying_which_endpoint_and_what_to_check(api, world, dead_s3, caplog):
+    import logging
+    import time
+
+    caplog.set_level(logging.WARNING, logger="mlops_ui.app")
+    started = time.monotonic()
+    page = _get(api, "/mlops/models/credit")
+    listed = _get(api, "/mlops/api/runs")
+    assert time.monotonic() - started < 15  # no hang: the connection's timeouts and retries apply
+
+    assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+    assert "<h1>503 Service Unavailable</h1>" in page.text and '<nav class="top">' in page.text  # the layout
+    for answer in (page, listed):
+        line = _one_line(answer)
+        assert line.startswith(f"Cannot read bucket {TEST_BUCKET!r}: cannot reach S3 endpoint {dead_s3}: ")
+        assert f"cannot reach S3 endpoint {dead_s3}: Connection refused (EndpointConnectionError)" in line
+        assert "check that the S3 endpoint is running" in line and "connection 'aws_default'" in line
+        assert "testing" not in line and "\n" not in line  # no credential, one line
+    assert listed.status_code == 503 and listed.headers["content-type"].startswith("application/json")
+
+    lines = [r for r in caplog.records if r.name == "mlops_ui.app"]
+    assert [(r.levelname, r.exc_info) for r in lines] == [("WARNING", None)] * 2  # no traceback
+    assert "GET /mlops/models/credit: HTTP 503: Cannot read bucket" in lines[0].getMessage()
+
+
+def test_the_app_reads_s3_again_once_the_endpoint_is_back(api, world, dead_s3, monkeypatch):
+    assert _get(api, "/mlops/api/models").status_code == 503
+    monkeypatch.undo()  # aws_default points at moto again
+    assert _get(api, "/mlops/api/models").status_code == 200  # the failure dropped the cached client
+
+
+def test_a_missing_bucket_is_a_404_naming_the_bucket_and_the_fix(api, world, monkeypatch):
+    from mlops import storage
+
+    monkeypatch.setattr(storage, "DEFAULT_BUCKET", "mlops-no-such-bucket")
+    page = _get(api, "/mlops/runs")
+    model = _get(api, "/mlops/api/models/credit")
+    assert page.status_code == 404 and "<h1>404 Not Found</h1>" in page.text
+    assert model.status_code == 404
+    for answer in (page, model):
+        line = _one_line(answer)
+        assert line.startswith(
+            "Bucket 'mlops-no-such-bucket' does not exist at S3 endpoint http://127.0.0.1:"
+        )
+        assert "MLOPS_BUCKET" in line and "`mlops seed`" in line and "connection 'aws_default'" in line
+
+
+@pytest.mark.parametrize(
+    ("code", "http", "status", "expected"),
+    [
+        (
+            "AccessDenied",
+            403,
+            403,
+            "S3 endpoint http://s3.local:9000 refused access to bucket 'b' (AccessDenied",
+        ),
+        ("InvalidAccessKeyId", 403, 403, "check the credentials of the Airflow connection 'aws_default'"),
+        ("NoSuchBucket", 404, 404, "Bucket 'b' does not exist at S3 endpoint http://s3.local:9000;"),
+        ("InternalError", 500, 502, "HTTP 500 InternalError on ListObjectsV2 (boom); check the S3 service's"),
+        (
+            "SlowDown",
+            503,
+            503,
+            "Cannot read bucket 'b': cannot reach S3 endpoint http://s3.local:9000: HTTP 503 SlowDown",
+        ),
+    ],
+)
+def test_s3_client_errors_map_to_a_status_and_one_line(code, http, status, expected):
+    from botocore.exceptions import ClientError
+    from mlops_ui.failures import s3_failure
+
+    from mlops.errors import InputReadError
+
+    err = ClientError(
+        {"Error": {"Code": code, "Message": "boom"}, "ResponseMetadata": {"HTTPStatusCode": http}},
+        "ListObjectsV2",
+    )
+    wrapped = InputReadError("Object s3://b/k does not exist.")
+    wrapped.__cause__ = err  # a library error wrapping the botocore one is classified the same
+    for found in (err, wrapped):
+        failure = s3_failure(
+            found, bucket="b", endpoint="http://key:secret@s3.local:9000", conn_id="aws_default"
+        )
+        assert failure is not None and failure.status == status and expected in failure.message
+        assert "secret" not in failure.message
+    assert s3_failure(InputReadError("x"), bucket="b", endpoint=None, conn_id="aws_default") is None

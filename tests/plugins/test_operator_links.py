@@ -53,6 +53,43 @@ def test_links_stay_empty_until_execute_sets_them():
     assert DataDocsLink().xcom_key != ValidationResultLink().xcom_key
 
 
+def test_every_link_keeps_its_button_name_and_xcom_key_through_serialization():
+    """Airflow stores a link's URL under ``_link_<class name>`` and a task's links as ``{name: xcom_key}``."""
+    from airflow.serialization.serialized_objects import OperatorSerialization
+
+    from mlops_operators.monitoring import MonitorDriftOperator
+    from mlops_operators.scoring import FinalizePartitionOperator, PlanScoringOperator
+    from mlops_operators.validation import ValidateBatchOperator
+
+    expected = {
+        DataDocsLink: ("Data Docs", "data_docs_uri"),
+        ValidationResultLink: ("Validation result", "validation_result_uri"),
+        DriftReportLink: ("Drift report", "drift_report_uri"),
+        ScoringManifestLink: ("Scoring manifest", "scoring_manifest_uri"),
+        VersionModelCardLink: ("Model card", "model_card_uri"),
+    }
+    for cls, (name, attr) in expected.items():
+        link = cls()
+        assert (link.name, link.attr, link.xcom_key) == (name, attr, f"_link_{cls.__name__}")
+        assert cls.__module__ == "mlops_operators.links" and cls.__qualname__ == cls.__name__
+
+    operators = [
+        ValidateBatchOperator(task_id="v", dataset="credit", batch_uri="s3://b/k.parquet"),
+        MonitorDriftOperator(task_id="m", dataset="credit", date="2026-01-12"),
+        PlanScoringOperator(task_id="p", dataset="credit", input_uri="s3://b/i", output_uri="s3://b/o/"),
+        FinalizePartitionOperator(task_id="f", dataset="credit", shard_results=[]),
+    ]
+    for op in operators:
+        encoded = OperatorSerialization.serialize_operator(op)
+        stored = {link.name: link.xcom_key for link in op.operator_extra_links}
+        assert encoded["_operator_extra_links"] == stored and stored
+        back = OperatorSerialization.deserialize_operator(encoded)
+        assert {link.name: link.xcom_key for link in back.operator_extra_links} == stored
+    uri = f"s3://{BUCKET}/monitoring/credit/2026-01-12/report.html"
+    operators[1].drift_report_uri = uri
+    assert DriftReportLink().get_link(operators[1], ti_key=None) == viewer_url(uri)
+
+
 @pytest.mark.e2e
 def test_validation_scoring_and_monitoring_links_point_at_served_reports(server_s3, credit_cfg):
     from mlops_operators.monitoring import EvaluateAlertsOperator, MonitorDriftOperator

@@ -46,6 +46,33 @@ def render_validation(summary: dict[str, Any], per_line: int = 6) -> list[str]:
     return lines
 
 
+def gate_table(rules: list[dict[str, Any]], indent: int = 0) -> list[str]:
+    """The gate's rules as aligned columns, each sized to its longest cell (rule names can be long).
+
+    Passing slice rules are left out (there is one per slice); failing ones are shown.
+    """
+    header = ["rule", "candidate", "production", "threshold", "verdict"]
+    rows = [
+        [
+            str(rule.get("rule", "?")),
+            _fmt(rule.get("candidate")),
+            _fmt(rule.get("production")),
+            str(rule.get("threshold", "")),
+            str(rule.get("verdict")),
+        ]
+        for rule in rules
+        if not (rule.get("kind") == "slice" and rule.get("verdict") != "fail")
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    widths[1] = max(widths[1], 10)
+    widths[2] = max(widths[2], 10)
+    pad = " " * indent
+    return [
+        f"{pad}{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]:<{widths[3]}}  {row[4]}".rstrip()
+        for row in [header, *rows]
+    ]
+
+
 def render_training(summary: dict[str, Any]) -> list[str]:
     lines = ["Training and the champion/challenger gate:"]
     for r in _runs(summary, "training"):
@@ -56,16 +83,7 @@ def render_training(summary: dict[str, Any]) -> list[str]:
         lines.append(f"  {r['conf'].get('dataset')} @ {r['logical_date']} ({r['label']}): {r.get('state')}")
         if gate:
             lines.append(f"    {gate.get('verdict', 'BLESSED' if gate.get('blessed') else 'NOT BLESSED')}")
-            lines.append(
-                f"      {'rule':<34} {'candidate':>10} {'production':>10}  {'threshold':<18} verdict"
-            )
-            for rule in gate.get("rules", []):
-                if rule.get("kind") == "slice" and rule.get("verdict") != "fail":
-                    continue
-                lines.append(
-                    f"      {rule.get('rule', '?'):<34} {_fmt(rule.get('candidate')):>10} "
-                    f"{_fmt(rule.get('production')):>10}  {str(rule.get('threshold', '')):<18} {rule.get('verdict')}"
-                )
+            lines += gate_table(gate.get("rules", []), indent=6)
         if publish:
             lines.append(f"    published: {publish.get('version')}  {publish.get('manifest_uri', '')}")
         if promote:

@@ -60,3 +60,50 @@ def test_lists_every_batch_and_the_rejection_reason():
 
 def test_failed_demo_says_which_run():
     assert "RESULT: FAILED: mlops_training 2026-01-31" in demo_report.render(_summary(ok=False))
+
+
+def test_gate_table_columns_fit_the_longest_rule_name():
+    long = "fairness equalized_odds_difference[region] vs production"
+    rules = [
+        {"rule": "min_roc_auc", "candidate": 0.83, "threshold": ">= 0.7", "verdict": "pass"},
+        {"rule": long, "candidate": 0.12, "production": 0.1, "threshold": "<= 0.35", "verdict": "fail"},
+        {"rule": "slice region=north", "kind": "slice", "candidate": 0.8, "verdict": "pass"},  # hidden
+        {
+            "rule": "slice region=south",
+            "kind": "slice",
+            "candidate": 0.5,
+            "threshold": "gap < 0.1",
+            "verdict": "fail",
+        },
+    ]
+    lines = demo_report.gate_table(rules, indent=6)
+    assert len(lines) == 4 and "region=north" not in "\n".join(lines)
+    assert all(line.startswith("      ") for line in lines)
+    assert lines[2].startswith(f"      {long}  ")  # the name whole, followed by the column gap
+    # every column starts (text) or ends (numbers) at the same offset on every line
+    candidate_ends = {
+        line.index(value) + len(value)
+        for line, value in zip(lines, ["candidate", "0.8300", "0.1200", "0.5000"], strict=True)
+    }
+    threshold_starts = {
+        line.find(value)
+        for line, value in zip(lines, ["threshold", ">= 0.7", "<= 0.35", "gap < 0.1"], strict=True)
+    }
+    verdict_starts = {
+        line.rindex(value) for line, value in zip(lines, ["verdict", "pass", "fail", "fail"], strict=True)
+    }
+    assert len(candidate_ends) == len(threshold_starts) == len(verdict_starts) == 1
+    assert "      " + long in demo_report.render(
+        {
+            "runs": [
+                {
+                    "dag_id": "d",
+                    "logical_date": "x",
+                    "label": "l",
+                    "section": "training",
+                    "conf": {},
+                    "xcom": {"gate_model": {"verdict": "V", "rules": rules}},
+                }
+            ]
+        }
+    )

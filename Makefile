@@ -53,7 +53,7 @@ test-browser: install browser-deps
 
 # `airflow standalone` on the embedded defaults. The local S3 is restored from $(S3_STATE) and saved
 # there (every 30 s and on exit). Before the UI starts, the bootstrap seeds example data up to today
-# and, only where no production model exists, trains one (then scores and monitors today once).
+# and, only where no production model exists, trains one (then scores and monitors each dataset once).
 up: install
 	$(BIN)/airflow db migrate >/dev/null
 	@$(BIN)/python -m mlops.dev.local_s3 --port $(S3_PORT) --bucket $(MLOPS_BUCKET) --state-dir $(S3_STATE) & s3_pid=$$!; \

@@ -13,10 +13,11 @@
    validate. ``make demo`` is the place for a rejected batch and drift.
 3. Each dataset without a production pointer gets ``airflow dags test mlops_training`` (window
    ending today): the gate blesses a first model, publish and promote make it production.
-4. If :data:`SCORED_DATASET` has never been scored: ``mlops_batch_scoring`` for each day of its
-   monitoring window (``monitoring.window_days``, ending today); if it has never been monitored:
-   ``mlops_monitoring`` for today. A default monitoring trigger (and the night the scheduler
-   runs on unpause) then has scored days, and the models page a verdict.
+4. Each dataset with a production model that has never been scored: ``mlops_batch_scoring`` for
+   yesterday and today (:data:`FIRST_SCORED_DAYS`, at most its ``monitoring.window_days``); if it
+   has never been monitored: ``mlops_monitoring`` for today. The scoring and monitoring DAGs
+   serve every dataset by default (``dataset=all``), so a default trigger (and the night the
+   scheduler runs on unpause) then finds scored days for each, and the models page a verdict.
 
 Every step says what it did or why it skipped it, so a second start only logs skips. The runs
 are real DagRuns in ``$AIRFLOW_HOME``'s database (visible in the UI); their logs go to
@@ -46,8 +47,9 @@ SEED_DAYS = 60
 #: Rows per daily batch, per dataset (datasets not listed get DEFAULT_ROWS).
 ROWS_PER_DAY = {"credit": 1500, "diabetes": 60}
 DEFAULT_ROWS = 500
-#: The dataset scored and monitored once after its first model: the default of those DAGs' forms.
-SCORED_DATASET = "credit"
+#: Days scored once after a first model, ending today: today's monitoring night and yesterday's
+#: (the one the scheduler runs when mlops_monitoring is unpaused before 06:00 UTC) each find one.
+FIRST_SCORED_DAYS = 2
 REASON = "make up: first model on the example data"
 
 
@@ -206,11 +208,10 @@ def _has(client, prefix_uri: str, suffix: str = "") -> list[str]:
 def first_scoring_and_monitoring(
     client, bucket: str, dataset: str, today: date, log_dir: Path, run: Callable = dags_test
 ) -> dict[str, str]:
-    """Score the last ``monitoring.window_days`` days and monitor ``today``, once, after the first model.
+    """Score yesterday and today and monitor ``today``, once, after the first model.
 
-    Scoring the whole monitoring window (not just today) also covers the night the scheduler
-    runs when ``mlops_monitoring`` is unpaused before 06:00 UTC: yesterday's, whose window
-    must hold a scored day too.
+    Scoring yesterday too covers the night the scheduler runs when ``mlops_monitoring`` is
+    unpaused before 06:00 UTC: yesterday's, whose window must hold a scored day too.
     """
     status = {}
     if _production_version(client, bucket, dataset) is None:
@@ -223,9 +224,9 @@ def first_scoring_and_monitoring(
         )
         status["scoring"] = "skipped"
     else:
-        window = load_dataset_config(dataset).monitoring.window_days
+        days = min(FIRST_SCORED_DAYS, load_dataset_config(dataset).monitoring.window_days)
         status["scoring"] = "ran"
-        for back in range(window - 1, -1, -1):
+        for back in range(days - 1, -1, -1):
             day = (today - timedelta(days=back)).isoformat()
             log_path = log_dir / f"mlops_batch_scoring_{dataset}_{day}.log"
             ok, _ = run("mlops_batch_scoring", {"dataset": dataset, "date": day}, log_path)
@@ -293,7 +294,8 @@ def _run(args: argparse.Namespace) -> int:
     if not args.seed_only:
         log_dir = Path(os.environ.get("AIRFLOW_HOME", ".airflow")) / "bootstrap"
         first_models(client, args.bucket, datasets, log_dir)
-        first_scoring_and_monitoring(client, args.bucket, SCORED_DATASET, today, log_dir)
+        for name in datasets:
+            first_scoring_and_monitoring(client, args.bucket, name, today, log_dir)
     say(f"bootstrap done in {time.monotonic() - started:.0f} s")
     return 0
 

@@ -110,15 +110,14 @@ def test_scoring_and_monitoring_run_once_after_the_first_model(s3, bucket, tmp_p
     storage.put_json(s3, bootstrap.production_uri(bucket, "credit"), {"version": "v0001"})
     first = bootstrap.first_scoring_and_monitoring(s3, bucket, "credit", TODAY, tmp_path, run)
     assert first == {"scoring": "ran", "monitoring": "ran"}
-    # the monitoring window (3 days for credit) is scored, oldest first, then tonight is monitored
+    # yesterday and today are scored, oldest first, then tonight is monitored
     assert run.calls == [
-        ("mlops_batch_scoring", "credit", "2026-11-28"),
         ("mlops_batch_scoring", "credit", "2026-11-29"),
         ("mlops_batch_scoring", "credit", "2026-11-30"),
         ("mlops_monitoring", "credit"),
     ]
     again = bootstrap.first_scoring_and_monitoring(s3, bucket, "credit", TODAY, tmp_path, run)
-    assert again == {"scoring": "skipped", "monitoring": "skipped"} and len(run.calls) == 4
+    assert again == {"scoring": "skipped", "monitoring": "skipped"} and len(run.calls) == 3
 
 
 def test_mlops_seed_ends_on_a_day_and_skips_existing(server_s3, capsys):
@@ -150,3 +149,18 @@ def test_datasets_without_a_generator_are_skipped_with_a_note(monkeypatch, capsy
     assert "dataset diabetes: skipped, no example-data generator for source 'sklearn_diabetes'" in (
         capsys.readouterr().out
     )
+
+
+def test_every_dataset_gets_its_first_scoring_and_monitoring(s3, bucket, monkeypatch, tmp_path):
+    """The scoring and monitoring DAGs default to dataset=all: each dataset needs scored days."""
+    seen = []
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    monkeypatch.setattr(bootstrap.storage, "client_from_env", lambda: s3)
+    monkeypatch.setattr(bootstrap, "seedable_datasets", lambda: ["credit", "diabetes", "wine"])
+    monkeypatch.setattr(bootstrap, "seed_to_today", lambda *a, **k: None)
+    monkeypatch.setattr(bootstrap, "first_models", lambda *a, **k: None)
+    monkeypatch.setattr(
+        bootstrap, "first_scoring_and_monitoring", lambda client, b, name, *a, **k: seen.append(name)
+    )
+    assert bootstrap.main(["--bucket", bucket]) == 0
+    assert seen == ["credit", "diabetes", "wine"]

@@ -273,7 +273,9 @@ class FinalizePartitionOperator(BaseOperator):
         from mlops import scoring
 
         client = common.s3_client(self.aws_conn_id)
-        results = [dict(r) for r in (self.shard_results or [])]
+        # A slice reads every mapped result in one request; iterating would probe past the end
+        # and log Airflow's "XCom not found" error in a successful run.
+        results = [dict(r) for r in (self.shard_results or [])[:]]
         with rendered_params(self):
             limit = rendered_float(self.max_reject_fraction, name="max_reject_fraction", minimum=0, maximum=1)
         with common.fail_fast_on_bad_input():

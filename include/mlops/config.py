@@ -573,7 +573,7 @@ def check_names_against_classes(cfg: DatasetConfig, classes: Any) -> None:
     why = f"the model has {len(labels)} classes {labels[:10]}"
     problems = cfg.name_problems(target_kind(cfg.task, len(labels)), why)
     if problems:
-        raise ConfigError(f"include/configs/{cfg.name}.yaml: " + "; ".join(problems) + ".")
+        raise ConfigError(f"{config_label(cfg.name)}: " + "; ".join(problems) + ".")
 
 
 def _format_error(err: ValidationError, path: Path) -> str:
@@ -595,6 +595,14 @@ def _format_error(err: ValidationError, path: Path) -> str:
 def config_dir() -> Path:
     """``include/configs/``, or ``$MLOPS_CONFIG_DIR`` when set."""
     return Path(os.environ.get(CONFIG_DIR_ENV) or CONFIG_DIR)
+
+
+def config_label(dataset: str) -> str:
+    """How messages name a dataset's config file: ``include/configs/<name>.yaml``, or the file under
+    ``$MLOPS_CONFIG_DIR`` when that is set."""
+    if os.environ.get(CONFIG_DIR_ENV):
+        return str(config_dir() / f"{dataset}.yaml")
+    return f"include/configs/{dataset}.yaml"
 
 
 def expectations_dir() -> Path:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlops._util import finite_float as _f
-from mlops.config import DatasetConfig
+from mlops.config import DatasetConfig, config_label
 from mlops.errors import ConfigError
 from mlops.metric_names import FAIRNESS_MEASURES, split_disparity
 from mlops.metrics import (
@@ -105,7 +105,7 @@ def _fairness_plan(cfg: DatasetConfig, kind: str, why: str = "") -> tuple[list[s
     """``(group metrics, disparities)`` for the target ``kind``; a name of another kind is a ConfigError."""
     problems = cfg.fairness_problems(kind, f" ({why})" if why else "")
     if problems:
-        raise ConfigError(f"{problems[0]}; fix fairness: in include/configs/{cfg.name}.yaml.")
+        raise ConfigError(f"{problems[0]}; fix fairness: in {config_label(cfg.name)}.")
     disparities = fairness_disparities(cfg, kind)
     needed = [split_disparity(d)[0] for d in disparities if d not in FAIRNESS_MEASURES]  # type: ignore[index]
     spec = cfg.fairness
@@ -117,7 +117,7 @@ def sensitive_groups(cfg: DatasetConfig, frame: pd.DataFrame, column: str) -> np
     """The group of every row for one sensitive column, as strings (missing values: ``"<missing>"``)."""
     if column not in frame.columns:
         raise ConfigError(
-            f"Sensitive feature {column!r} (fairness.sensitive_features in include/configs/{cfg.name}.yaml) "
+            f"Sensitive feature {column!r} (fairness.sensitive_features in {config_label(cfg.name)}) "
             f"is not a column of the data (columns: {list(frame.columns)[:25]}); add it to the batches or "
             "remove it from the config."
         )

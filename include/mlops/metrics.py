@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlops._util import finite_float as _f
-from mlops.config import DatasetConfig
+from mlops.config import DatasetConfig, config_label
 from mlops.errors import ConfigError
 from mlops.metric_names import BINARY_METRICS as BINARY_METRICS
 from mlops.metric_names import MULTICLASS_METRICS
@@ -87,7 +87,7 @@ def labels_of(*arrays: Any) -> list[Any]:
 
 
 def _where(cfg: DatasetConfig | None) -> str:
-    return f"include/configs/{cfg.name}.yaml" if cfg is not None else "the dataset config"
+    return f"{config_label(cfg.name)}" if cfg is not None else "the dataset config"
 
 
 def resolve_positive_class(cfg_or_value: DatasetConfig | Any, labels: Iterable[Any] = ()) -> Any:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from mlops.artifacts import CategoricalProfile, NumericProfile, ReferenceProfile
+from mlops.config import config_label
 from mlops.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -243,7 +244,7 @@ def build_reference_profile(
     missing_cols = [c for c in cfg.features.all if c not in frame.columns]
     if missing_cols:
         raise ConfigError(
-            f"Reference frame lacks features {missing_cols} required by include/configs/{cfg.name}.yaml; "
+            f"Reference frame lacks features {missing_cols} required by {config_label(cfg.name)}; "
             f"it has columns {list(frame.columns)[:30]}."
         )
     return profile_frame(

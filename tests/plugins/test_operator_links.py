@@ -53,9 +53,12 @@ def test_links_stay_empty_until_execute_sets_them():
     assert DataDocsLink().xcom_key != ValidationResultLink().xcom_key
 
 
-def test_every_link_keeps_its_button_name_and_xcom_key_through_serialization():
+def test_every_link_keeps_its_button_name_and_xcom_key_through_serialization(monkeypatch):
     """Airflow stores a link's URL under ``_link_<class name>`` and a task's links as ``{name: xcom_key}``."""
     from airflow.serialization.serialized_objects import OperatorSerialization
+
+    # a class-wide switch that other deserializations in the same process (load_op_links=False) turn off
+    monkeypatch.setattr(OperatorSerialization, "_load_operator_extra_links", True)
 
     from mlops_operators.monitoring import MonitorDriftOperator
     from mlops_operators.scoring import FinalizePartitionOperator, PlanScoringOperator

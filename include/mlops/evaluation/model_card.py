@@ -30,7 +30,7 @@ import yaml
 from mlops import metrics as mlops_metrics
 from mlops._util import fmt_value as _fmt
 from mlops.artifacts import Blessing, CandidateMetrics, TrainingRecord
-from mlops.config import DatasetConfig
+from mlops.config import DatasetConfig, config_label
 from mlops.evaluation import explain
 from mlops.evaluation.behaviour import canned_frame
 from mlops.evaluation.fairness import limit_text
@@ -422,7 +422,7 @@ def _config_section(cfg: DatasetConfig, record: TrainingRecord) -> str:
     return (
         _table(["", ""], facts, numeric_from=9)
         + cv_table
-        + f"<details><summary>Dataset config include/configs/{_e(cfg.name)}.yaml (as used)</summary><pre>"
+        + f"<details><summary>Dataset config {_e(config_label(cfg.name))} (as used)</summary><pre>"
         + _e(yaml.safe_dump(record.config or cfg.to_dict(), sort_keys=False))
         + "</pre></details>"
     )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops import artifacts, metrics, storage
 from mlops.artifacts import LineageDay, TrainingSplit, ValidationResult
-from mlops.config import DatasetConfig
+from mlops.config import DatasetConfig, config_label
 from mlops.errors import ConfigError, InputReadError, MLOpsError
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def resolve_window_days(cfg: DatasetConfig, window_days: int | str | None) -> in
     if days <= cfg.training.holdout_days:
         raise ConfigError(
             f"The 'window_days' parameter must be greater than training.holdout_days "
-            f"({cfg.training.holdout_days}) of include/configs/{cfg.name}.yaml. Got {days} instead."
+            f"({cfg.training.holdout_days}) of {config_label(cfg.name)}. Got {days} instead."
         )
     return days
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from mlops import metrics
 from mlops.artifacts import ModelPlan
-from mlops.config import ESTIMATORS, DatasetConfig
+from mlops.config import ESTIMATORS, DatasetConfig, config_label
 from mlops.errors import ConfigError
 
 #: Every estimator name a config (or the ``estimator`` Param) may use.
@@ -237,7 +237,7 @@ def search_scorer(cfg: DatasetConfig, scoring: str, y: Any) -> Any:
     if metrics.is_multiclass(metrics.labels_of(y)):
         if scoring == "average_precision":
             raise ConfigError(
-                f"model.search.scoring 'average_precision' of include/configs/{cfg.name}.yaml is binary only; "
+                f"model.search.scoring 'average_precision' of {config_label(cfg.name)} is binary only; "
                 f"the target has {len(metrics.labels_of(y))} classes. Use f1_macro, roc_auc_ovr or accuracy."
             )
         return MULTICLASS_SCORINGS.get(scoring, scoring)
@@ -303,7 +303,7 @@ def _with_search(cfg: DatasetConfig, plan: ModelPlan, pipeline):
         )
         raise ConfigError(
             f"model.search.space keys {unknown} are not parameters of the pipeline for {plan.estimator!r} "
-            f"in include/configs/{cfg.name}.yaml; use a parameter name of the estimator (e.g. {names[:8]})."
+            f"in {config_label(cfg.name)}; use a parameter name of the estimator (e.g. {names[:8]})."
         )
     common = {
         "scoring": plan.search["scoring"],

@@ -48,9 +48,13 @@ RANGE_MARGIN = 0.25
 #: ...or, when wider, out to where the sample's tail reaches in far more rows than it has: the
 #: extreme plus ``TAIL_REACH`` times the mean excess of the top ``TAIL_SHARE`` of values over the
 #: next one (an exponential tail extrapolated ~3000-fold; about 6 std for a normal column). For a
-#: positive column the same is done on the log scale with half the reach, for lognormal-like and
-#: power-law tails (incomes, areas, counts) whose rare large values a small sample never shows.
-TAIL_REACH, TAIL_SHARE, TAIL_MIN_ROWS = 8.0, 0.05, 5
+#: positive, right-skewed column the same is done on the log scale with half the reach, for
+#: lognormal-like tails (incomes, areas, counts) whose rare large values a small sample never shows,
+#: at most ``TAIL_MAX_FACTOR`` times the sample's max. Below ``TAIL_MIN_SAMPLE`` rows a tail is too
+#: few values to extrapolate: the margin grows instead, by sqrt(TAIL_MIN_SAMPLE / rows) (0.65 of
+#: the span at 30 rows), since a small sample has seen less of the range; a x100 error still fails.
+TAIL_REACH, TAIL_SHARE, TAIL_MIN_ROWS = 8.0, 0.05, 10
+TAIL_MIN_SAMPLE, TAIL_MAX_FACTOR = 200, 20.0
 #: Quantiles whose values get sanity bounds.
 QUANTILES = [0.05, 0.5, 0.95]
 #: Batches drawn from the sample to see how much a small batch's statistics move, their size cap,
@@ -151,11 +155,16 @@ def _tail_reach(values: np.ndarray, reach: float) -> float:
 def _hard_range(values: np.ndarray) -> tuple[float, float]:
     """The sample's ``[min, max]`` widened by ``RANGE_MARGIN`` of the span or by the tails' reach."""
     lo, hi = float(values.min()), float(values.max())
-    margin = RANGE_MARGIN * (hi - lo) if hi > lo else max(abs(hi), 1.0) * RANGE_MARGIN
-    up = max(hi + margin, hi + _tail_reach(values, TAIL_REACH))
-    down = min(lo - margin, lo - _tail_reach(-values, TAIL_REACH))
-    if lo > 0:  # multiplicative tails: extrapolate log(x) (at most 1000-fold)
-        up = max(up, hi * math.exp(min(_tail_reach(np.log(values), TAIL_REACH / 2), math.log(1000))))
+    share = RANGE_MARGIN * max(1.0, math.sqrt(TAIL_MIN_SAMPLE / max(len(values), 1)))
+    margin = share * (hi - lo) if hi > lo else max(abs(hi), 1.0) * share
+    up, down = hi + margin, lo - margin
+    if len(values) >= TAIL_MIN_SAMPLE:
+        linear_up = hi + _tail_reach(values, TAIL_REACH)
+        up = max(up, linear_up)
+        down = min(down, lo - _tail_reach(-values, TAIL_REACH))
+        if lo > 0 and float(np.mean(values)) > float(np.median(values)):  # right-skewed: log(x) tail
+            reach = min(_tail_reach(np.log(values), TAIL_REACH / 2), math.log(TAIL_MAX_FACTOR))
+            up = max(up, hi * math.exp(reach))
     return (max(down, 0.0) if lo >= 0 else down), up
 
 

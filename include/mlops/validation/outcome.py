@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops import artifacts
+from mlops.config import config_label
 from mlops.validation.hints import DEFAULT_STYLE, hint
 
 if TYPE_CHECKING:
@@ -353,7 +354,7 @@ def _column_set_notes(
     if cfg.target in unexpected:
         notes.append(
             f"the batch carries its target {cfg.target!r}: {hint('labelled', style)}, or set "
-            f"labels.in_features: true in include/configs/{cfg.name}.yaml"
+            f"labels.in_features: true in {config_label(cfg.name)}"
         )
     return notes
 
@@ -387,9 +388,7 @@ def with_context(
             notes = _column_set_notes(c, cfg, not_run, style)
         elif c.expectation in TYPE_CHECKS:
             if c.column == cfg.id_column and cfg.id_type == "string" and "int" in str(c.observed):
-                notes.append(
-                    f"set id_type: integer in include/configs/{cfg.name}.yaml if integer ids are right"
-                )
+                notes.append(f"set id_type: integer in {config_label(cfg.name)} if integer ids are right")
             if errored.get(c.column):
                 notes.append(f"{_checks(errored[c.column])} on it could not run")
         elif c.expectation == "expect_column_to_exist" and not_run.get(c.column):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from mlops import artifacts, storage
-from mlops.config import DatasetConfig
+from mlops.config import DatasetConfig, config_label
 from mlops.validation.results import BatchRejected, ValidationReport
 from mlops.validation.run import fallback_html
 
@@ -49,6 +49,6 @@ def rejection(report: ValidationReport, q_uri: str, cfg: DatasetConfig) -> Batch
         f"Batch {r.batch_uri} failed validation ({len(r.failures)} of {r.evaluated} "
         f"expectations): " + "; ".join(r.summary) + f". The batch was copied to {q_uri} with its report (the "
         f"original is untouched); fix the upstream export and re-upload it, or, if the data is right, adjust "
-        f"validation: in include/configs/{cfg.name}.yaml and run `mlops suites --dataset {cfg.name}`."
+        f"validation: in {config_label(cfg.name)} and run `mlops suites --dataset {cfg.name}`."
     )
     return BatchRejected(msg, report=report, quarantine_uri=q_uri)

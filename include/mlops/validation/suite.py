@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlops.config import DatasetConfig, config_path, expectations_dir
+from mlops.config import DatasetConfig, config_label, config_path, expectations_dir
 from mlops.errors import ConfigError
 
 SCOPES = ("all", "labelled", "unlabelled")
@@ -320,7 +320,7 @@ def build_suite(cfg: DatasetConfig) -> dict[str, Any]:
         "expectations": [e for section in sections for e in section(cfg)],
         "meta": {
             "dataset": cfg.name,
-            "generated_from": f"include/configs/{cfg.name}.yaml",
+            "generated_from": f"{config_label(cfg.name)}",
             "generated_by": f"mlops suites --dataset {cfg.name}",
             "config_digest": config_digest(cfg),
             "notes": "meta.source 'config' entries are regenerated; any other source is hand-written and kept.",
@@ -373,7 +373,7 @@ def load_suite(cfg: DatasetConfig, *, labelled: bool = False, path: Path | None 
     if digest != config_digest(cfg):
         raise ConfigError(
             f"Expectation suite {path} is stale: built from config digest {digest}, but "
-            f"include/configs/{cfg.name}.yaml now has {config_digest(cfg)}; {fix}."
+            f"{config_label(cfg.name)} now has {config_digest(cfg)}; {fix}."
         )
     name = f"{suite.get('name', cfg.name)}.{'labelled' if labelled else 'unlabelled'}"
     return {**select_scope(suite, labelled=labelled), "name": name}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -310,3 +312,16 @@ def test_fairness_names_follow_the_declared_classes(tmp_path):
     macro = {"sensitive_features": ["region"], "group_metrics": ["recall_macro"]}
     with pytest.raises(ConfigError, match=r"fairness \['recall_macro'\] do not apply to a binary dataset"):
         load_dataset_config(_write(tmp_path, fairness(macro)))
+
+
+def test_messages_name_the_config_file_under_mlops_config_dir(tmp_path, monkeypatch):
+    """A deployment's own config directory is named in messages, not include/configs/."""
+    from mlops.config import config_label
+    from mlops.fairness_metrics import sensitive_groups
+
+    assert config_label("credit") == "include/configs/credit.yaml"
+    monkeypatch.setenv("MLOPS_CONFIG_DIR", str(tmp_path))
+    assert config_label("credit") == str(tmp_path / "credit.yaml")
+    cfg = load_dataset_config(Path(__file__).resolve().parents[3] / "include/configs/credit.yaml")
+    with pytest.raises(ConfigError, match=re.escape(str(tmp_path / "credit.yaml"))):
+        sensitive_groups(cfg, pd.DataFrame({"other": [1, 2]}), "region")

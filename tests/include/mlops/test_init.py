@@ -154,6 +154,24 @@ def test_high_cardinality_text_gets_no_value_set_and_regression_gets_ranges():
     assert cfg["gate"]["primary_metric"] == "rmse"
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_small_sample_keeps_tight_ranges_so_unit_errors_fail(seed):
+    """30 rows are too few to extrapolate a tail: only a (wider) share of the span is added."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "id": range(30),
+            "age": rng.integers(18, 81, 30),
+            "amount": rng.lognormal(5, 1, 30).round(2),
+            "target": rng.integers(0, 2, 30),
+        }
+    )
+    ranges = infer_config(frame, "small", id_column="id", target="target").config["validation"]["ranges"]
+    assert ranges["age"][1] < 150  # an age of 150 is out of range
+    assert ranges["amount"][1] < 100 * frame.amount.median()  # one amount x100 is out of range
+    assert ranges["amount"][1] <= 2 * frame.amount.max()
+
+
 def test_multiclass_target_gets_class_shares_and_a_majority_floor():
     rng = np.random.default_rng(3)
     frame = pd.DataFrame(

@@ -3,6 +3,7 @@ the failure callback and access control."""
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -124,3 +125,16 @@ def test_optional_params_are_templated_one_way(dagbag, dag_id):
     for task in dag.tasks:
         for value in _templated_values(task):
             assert not _misused(value, nullable), f"{dag_id}.{task.task_id}: {value}"
+
+
+@pytest.mark.parametrize("dag_id", DAG_FILES)
+def test_the_trigger_form_defaults_are_valid_except_a_rollback_reason(dagbag, dag_id):
+    """A trigger with the default Params passes the form's validation; only the rollback asks for more."""
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = copy.deepcopy(dagbag.get_dag(dag_id).params)
+    if dag_id == "mlops_rollback":
+        with pytest.raises(ParamValidationError, match="reason"):
+            params.validate()
+    else:
+        params.validate()

@@ -5,5 +5,5 @@ and one navigation entry); ``app.py`` holds the routes and the auth check, ``pag
 ``html.py`` render the pages, ``plots.py`` draws the run comparison. Data comes from the
 read-only views in :mod:`mlops.tracking`. Airflow's plugin loader imports only
 ``mlops_ui_plugin.py`` (see ``.airflowignore``); the rest is imported as ``mlops_ui.*``.
-See ``docs/ui.md``.
+See README.md, section 'The "ML models" pages' (and its UI failure answers: 503/403/404).
 """

@@ -5,8 +5,10 @@ Turns a validated, labelled window of daily batches into a candidate model, eval
 against the current production model on the *same* holdout, and publishes and promotes
 it only when it is blessed.
 
-Runs nightly at 02:00 UTC (the window ends at the logical date) and whenever monitoring
-files a retrain request for a dataset (that run trains the requested dataset).
+Runs nightly at 02:00 UTC for every dataset (`route_datasets` starts one run per dataset,
+`<run id>__<dataset>`, whose window ends on the day it runs) and whenever monitoring files a
+retrain request for a dataset (that run trains the requested dataset). A manual trigger trains
+the **dataset** of the form (`all`: one run per dataset).
 Trigger it from the UI to pick the **dataset**, the **window_days**, an **estimator**
 override (e.g. `dummy` to see the gate reject a weak challenger), **search** (`none`
 to skip the hyperparameter search) and **force_promote** (off by default; audited with
@@ -17,6 +19,8 @@ compose deployment). Airflow cannot restrict a single Param, and `force_promote`
 candidate the gate did not bless, so triggering this DAG at all is a release decision. Viewers
 read everything. Schedule and retrain-request runs need no one.
 
+0. `route_datasets`: a scheduled run or `dataset=all` goes to `plan_fan_out` and `fan_out`
+   (one child run per dataset); any other run goes on to `plan_window`.
 1. `plan_window`: the days in the window whose batch exists and whose late labels were
    due and have arrived (`label_delay_days`); fails if fewer than `holdout_days + 1`.
 2. `validate_window`: the Great Expectations suite with the labels on every day of the
@@ -55,6 +59,7 @@ from mlops_operators.dag_defaults import (
     release_access,
 )
 from mlops_operators.evaluation import EvaluateModelOperator, GateModelOperator
+from mlops_operators.fanout import ALL_DATASETS, dataset_fan_out
 from mlops_operators.registry import PromoteModelOperator, PublishModelOperator
 from mlops_operators.training import PlanTrainingWindowOperator, TrainModelOperator
 from mlops_operators.validation import ValidateWindowOperator
@@ -84,7 +89,10 @@ SEARCH_MODES = ["config", "none"]
     access_control=release_access(),
     params={
         "dataset": dataset_param(
-            "The dataset to train on (the registry model of the same name).", default="credit"
+            "The dataset to train on (the registry model of the same name); all = one run per dataset "
+            "(what the nightly schedule does).",
+            default="credit",
+            extra=[ALL_DATASETS],
         ),
         "window_days": Param(
             None,
@@ -132,6 +140,14 @@ SEARCH_MODES = ["config", "none"]
     },
 )
 def mlops_training():
+    route_datasets = dataset_fan_out(
+        trigger_dag_id="mlops_training",
+        first_task_id="plan_window",
+        forward=("window_days", "estimator", "search", "skip_rejected_batches", "force_promote", "reason"),
+        schedule_fans_out=True,
+        require_production=False,
+        with_date=False,
+    )
     plan = PlanTrainingWindowOperator(
         task_id="plan_window",
         dataset="{{ params.dataset }}",
@@ -186,7 +202,7 @@ def mlops_training():
         bucket=DEFAULT_BUCKET,
         outlets=[production_model_alias()],
     )
-    plan >> validate >> train >> evaluate >> gate >> publish >> promote
+    route_datasets >> plan >> validate >> train >> evaluate >> gate >> publish >> promote
 
 
 mlops_training()

@@ -1,4 +1,4 @@
-"""One run per dataset: how the per-dataset DAGs (scoring, monitoring) serve every configured dataset.
+"""One run per dataset: how the per-dataset DAGs (scoring, monitoring, training) serve every dataset.
 
 Their ``dataset`` Param defaults to :data:`ALL_DATASETS`. A run with ``dataset=all`` (the
 nightly schedule, an Asset event, a trigger with the defaults) does not score or monitor
@@ -12,6 +12,11 @@ Which datasets: every dataset with a config (``include/configs/*.yaml``), or, fo
 triggered by Assets, the datasets whose production model moved. A dataset whose
 ``production`` model does not exist yet is left out with one log line (nothing to score or
 monitor until it is trained and promoted), unless the run pins another version.
+
+Training's form defaults to one dataset (a manual retrain is for one model), but its nightly
+scheduled run fans out the same way (``schedule_fans_out``), every configured dataset, with
+or without a production model (a first model is trained too), and no ``date`` (a child's
+window ends on the day it runs). A retrain request (Asset) trains only its dataset.
 
 Child run ids are ``<parent run id>__<dataset>`` and a child that already exists is left
 alone, so a retried fan-out starts nothing twice.
@@ -63,16 +68,26 @@ class RouteDatasetsOperator(BaseBranchOperator):
     """Branch: a run for one dataset goes to ``first_task_id``; a ``dataset=all`` run fans out.
 
     :param first_task_id: the DAG's first task for a single dataset
+    :param schedule_fans_out: a scheduled (cron) run fans out whatever its ``dataset`` Param says
+        (a DAG whose form defaults to one dataset, but whose nightly run is for every dataset)
     """
 
-    def __init__(self, *, first_task_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, first_task_id: str, schedule_fans_out: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.first_task_id = first_task_id
+        self.schedule_fans_out = schedule_fans_out
 
     def choose_branch(self, context: Any) -> str:
         dataset = context["params"].get("dataset")
-        if dataset == ALL_DATASETS:
-            self.log.info("dataset=%s: one run per dataset (%s)", dataset, PLAN_TASK_ID)
+        run_type = getattr(context["dag_run"], "run_type", None)
+        scheduled = str(getattr(run_type, "value", run_type) or "") == "scheduled"
+        if dataset == ALL_DATASETS or (self.schedule_fans_out and scheduled):
+            self.log.info(
+                "dataset=%s%s: one run per dataset (%s)",
+                dataset,
+                " (scheduled run: every dataset)" if dataset != ALL_DATASETS else "",
+                PLAN_TASK_ID,
+            )
             return PLAN_TASK_ID
         self.log.info("dataset=%s: this run handles it (%s)", dataset, self.first_task_id)
         return self.first_task_id
@@ -86,6 +101,7 @@ class PlanFanOutOperator(BaseOperator):
     :param forward: Params copied into every child's conf (besides ``dataset`` and ``date``)
     :param require_production: leave out datasets without a ``production`` model (when the
         ``version`` Param, if any, is ``production``)
+    :param with_date: put the run's day in each child's ``date`` (for DAGs with a ``date`` Param)
     :param bucket: the registry bucket (templated)
     :param aws_conn_id: Airflow connection for S3
     """
@@ -97,6 +113,7 @@ class PlanFanOutOperator(BaseOperator):
         *,
         forward: Sequence[str] = (),
         require_production: bool = True,
+        with_date: bool = True,
         bucket: str = DEFAULT_BUCKET,
         aws_conn_id: str = "aws_default",
         **kwargs: Any,
@@ -104,6 +121,7 @@ class PlanFanOutOperator(BaseOperator):
         super().__init__(**kwargs)
         self.forward = forward
         self.require_production = require_production
+        self.with_date = with_date
         self.bucket = bucket
         self.aws_conn_id = aws_conn_id
 
@@ -118,8 +136,9 @@ class PlanFanOutOperator(BaseOperator):
         with fail_fast_on_bad_input(self.log):
             datasets = self._with_models(datasets, params)
         base = {k: params.get(k) for k in self.forward}
+        dated = {"date": day} if self.with_date else {}
         runs = [
-            {"trigger_run_id": f"{dag_run.run_id}__{d}", "conf": {**base, "dataset": d, "date": day}}
+            {"trigger_run_id": f"{dag_run.run_id}__{d}", "conf": {**base, "dataset": d, **dated}}
             for d in datasets
         ]
         self.log.info("fan out %s (%s) on %s: %d run(s)", datasets, source, day, len(runs))
@@ -144,15 +163,28 @@ class PlanFanOutOperator(BaseOperator):
         return kept
 
 
-def dataset_fan_out(*, trigger_dag_id: str, first_task_id: str, forward: Sequence[str] = ()) -> BaseOperator:
+def dataset_fan_out(
+    *,
+    trigger_dag_id: str,
+    first_task_id: str,
+    forward: Sequence[str] = (),
+    schedule_fans_out: bool = False,
+    require_production: bool = True,
+    with_date: bool = True,
+) -> BaseOperator:
     """Add ``route_datasets`` -> ``plan_fan_out`` -> ``fan_out`` to the DAG being defined; returns the router.
 
-    Wire the router upstream of ``first_task_id``.
+    Wire the router upstream of ``first_task_id``. The keywords are those of
+    :class:`RouteDatasetsOperator` and :class:`PlanFanOutOperator`.
     """
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
-    route = RouteDatasetsOperator(task_id="route_datasets", first_task_id=first_task_id)
-    plan = PlanFanOutOperator(task_id=PLAN_TASK_ID, forward=forward)
+    route = RouteDatasetsOperator(
+        task_id="route_datasets", first_task_id=first_task_id, schedule_fans_out=schedule_fans_out
+    )
+    plan = PlanFanOutOperator(
+        task_id=PLAN_TASK_ID, forward=forward, require_production=require_production, with_date=with_date
+    )
     fan_out = TriggerDagRunOperator.partial(
         task_id=FAN_OUT_TASK_ID,
         trigger_dag_id=trigger_dag_id,

@@ -16,3 +16,12 @@ def task_states(dag_run) -> dict[str, str]:
         if out.get(ti.task_id) not in ("failed", "upstream_failed"):
             out[ti.task_id] = state
     return out
+
+
+#: Tasks of the fan-out branch (``dataset=all`` or a scheduled run), skipped in a one-dataset run.
+FAN_OUT_TASKS = ("plan_fan_out", "fan_out")
+
+
+def work_states(dag_run) -> dict[str, str]:
+    """:func:`task_states` without the fan-out branch, which a run for one dataset skips."""
+    return {k: v for k, v in task_states(dag_run).items() if k not in FAN_OUT_TASKS}

@@ -12,7 +12,7 @@ from datetime import date
 
 import pendulum
 import pytest
-from dag_runs import task_states
+from dag_runs import task_states, work_states
 
 from mlops import artifacts, storage
 from mlops.dev import datagen
@@ -46,7 +46,7 @@ def test_blessed_then_rejected_challenger(dagbag, server_s3, credit_cfg):
 
     first = dag.test(logical_date=logical, run_conf={**DEFAULTS, "reason": "first"})
     assert first.state == "success"
-    assert set(task_states(first).values()) == {"success"}, task_states(first)
+    assert set(work_states(first).values()) == {"success"}, task_states(first)
     window = _xcom(first, "validate_window")
     assert window["validated"] == len(window["accepted"]) >= 7 and window["reused"] == 0
     gate = _xcom(first, "gate_model")

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 import pendulum
 import pytest
-from dag_runs import task_states
+from dag_runs import task_states, work_states
 
 from mlops import artifacts, storage
 from mlops.artifacts import DriftReport, ReferenceProfile
@@ -108,7 +108,7 @@ def test_wine_trains_scores_and_is_monitored_as_multiclass(dagbag, server_s3, wi
         logical_date=pendulum.datetime(END.year, END.month, END.day, tz="UTC"), run_conf=TRAINING
     )
     assert trained.state == "success", task_states(trained)
-    assert set(task_states(trained).values()) == {"success"}, task_states(trained)
+    assert set(work_states(trained).values()) == {"success"}, task_states(trained)
     evaluation = _xcom(trained, "evaluate_model")
     candidate = evaluation["candidate"]
     assert set(candidate) == {
@@ -243,3 +243,46 @@ def test_fan_out_follows_the_assets_that_triggered_the_run():
     assert partition_day({"date": None}, run) == "2026-01-14"
     assert partition_day({"date": "2026-01-02"}, run) == "2026-01-02"
     assert START + timedelta(days=DAYS) == date(2026, 1, 14)
+
+
+def test_training_trains_every_dataset_when_asked_for_all(dagbag, restore_params):
+    """``dataset=all`` starts one training run per configured dataset, first models included."""
+    from mlops.config import available_datasets
+
+    dag = dagbag.get_dag("mlops_training")
+    assert dag.params.get_param("dataset").value != "all"  # a manual retrain is for one model
+    conf = {
+        "dataset": "all",
+        "window_days": None,
+        "estimator": None,
+        "search": "config",
+        "skip_rejected_batches": False,
+        "force_promote": False,
+        "reason": "pytest: every dataset",
+    }
+    parent = dag.test(logical_date=pendulum.datetime(2026, 1, 14, 2, tz="UTC"), run_conf=conf)
+    assert parent.state == "success", task_states(parent)
+    states = task_states(parent)
+    assert states["plan_fan_out"] == states["fan_out"] == "success"
+    assert states["plan_window"] == states["promote_model"] == "skipped"
+    forwarded = {k: v for k, v in conf.items() if k != "dataset"}
+    assert _triggered_runs("mlops_training", parent.run_id) == {
+        f"{parent.run_id}__{d}": {**forwarded, "dataset": d} for d in available_datasets()
+    }
+
+
+@pytest.mark.parametrize(
+    ("run_type", "dataset", "branch"),
+    [
+        ("scheduled", "credit", "plan_fan_out"),  # the nightly run: every dataset
+        ("asset_triggered", "credit", "plan_window"),  # a retrain request: its dataset only
+        ("manual", "wine", "plan_window"),
+        ("manual", "all", "plan_fan_out"),
+    ],
+)
+def test_training_routes_the_nightly_run_to_every_dataset(dagbag, run_type, dataset, branch):
+    from types import SimpleNamespace
+
+    route = dagbag.get_dag("mlops_training").get_task("route_datasets")
+    context = {"params": {"dataset": dataset}, "dag_run": SimpleNamespace(run_type=run_type)}
+    assert route.choose_branch(context) == branch

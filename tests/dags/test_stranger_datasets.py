@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pendulum
 import pytest
-from dag_runs import task_states
+from dag_runs import task_states, work_states
 
 from mlops import artifacts, scoring, storage
 from mlops.artifacts import DriftReport
@@ -368,7 +368,7 @@ def test_a_strangers_dataset_trains_scores_and_is_monitored(name, stranger_dagba
         "force_promote": False, "skip_rejected_batches": False, "reason": "pytest: a stranger's dataset",
     }  # fmt: skip
     trained = training.test(logical_date=_at(END, 0), run_conf=conf)
-    assert set(task_states(trained).values()) == {"success"}, task_states(trained)
+    assert set(work_states(trained).values()) == {"success"}, task_states(trained)
     evaluation = _xcom(trained, "evaluate_model")
     id_col, _, labels = SPECS[name]
     if labels is None:  # regression on 6 rows a day: rmse primary, r2 well above the 0.1 floor

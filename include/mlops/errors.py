@@ -31,3 +31,16 @@ class ConcurrentUpdateError(RegistryError):
 
 class ArtifactSchemaError(MLOpsError):
     """An artifact's JSON is not the shape or schema_version this code reads."""
+
+
+def find_in_chain(err: BaseException, types: tuple[type[BaseException], ...]) -> BaseException | None:
+    """The first error of ``types`` in ``err`` or its causes and contexts (an MLOpsError may wrap
+    a botocore error), else ``None``."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, types):
+            return current
+        current = current.__cause__ or current.__context__
+    return None

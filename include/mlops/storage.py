@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse, urlsplit
 
-from mlops.errors import ConfigError, InputReadError, MLOpsError
+from mlops.errors import ConfigError, InputReadError, MLOpsError, find_in_chain
 from mlops.tables import frame_to_parquet_bytes, read_table_bytes  # re-exported: storage.read_table_bytes
 
 if TYPE_CHECKING:
@@ -208,20 +208,14 @@ def is_conflict(err: Exception) -> bool:
 
 # ---------------------------------------------------------------- outages
 def _outage(err: BaseException) -> BaseException | None:
-    """The botocore outage error in ``err`` or its causes (an MLOpsError may wrap one), else ``None``."""
+    """The botocore outage error in ``err`` or its causes, else ``None``."""
     from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionError | HTTPClientError):
-            return current
-        if isinstance(current, ClientError):
-            server = _status(current) >= 500 and _code(current) != "NotImplemented"
-            return current if server or _code(current) in TRANSIENT_ERROR_CODES else None
-        current = current.__cause__ or current.__context__
-    return None
+    found = find_in_chain(err, (ConnectionError, HTTPClientError, ClientError))
+    if isinstance(found, ClientError):
+        server = _status(found) >= 500 and _code(found) != "NotImplemented"
+        return found if server or _code(found) in TRANSIENT_ERROR_CODES else None
+    return found
 
 
 def describe_outage(err: BaseException, endpoint: str | None = None) -> str | None:

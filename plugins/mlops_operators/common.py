@@ -32,6 +32,7 @@ from mlops.errors import (
     IntegrityError,
     RegistryError,
     ValidationFailed,
+    find_in_chain,
 )
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,6 @@ PERMANENT_ERRORS = (
     IntegrityError,
     RegistryError,
     ArtifactSchemaError,
-)
-#: S3 error codes that mean "the service is struggling", whatever the HTTP status says.
-TRANSIENT_ERROR_CODES = frozenset(
-    {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException"}
 )
 #: The endpoint and connection of the last client :func:`s3_client` built (one task per process).
 _last_client: dict[str, str] = {}
@@ -89,20 +86,14 @@ def _outage_in_chain(err: BaseException) -> BaseException | None:
     """The botocore outage error in ``err`` or its causes (an MLOpsError may wrap one), else ``None``."""
     from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionError | HTTPClientError):
-            return current
-        if isinstance(current, ClientError):
-            error = current.response.get("Error", {})
-            status = current.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-            if int(status) >= 500 or error.get("Code") in TRANSIENT_ERROR_CODES:
-                return current
-            return None
-        current = current.__cause__ or current.__context__
-    return None
+    from mlops import storage
+
+    found = find_in_chain(err, (ConnectionError, HTTPClientError, ClientError))
+    if isinstance(found, ClientError):
+        error = found.response.get("Error", {})
+        status = found.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return found if int(status) >= 500 or error.get("Code") in storage.TRANSIENT_ERROR_CODES else None
+    return found
 
 
 def describe_outage(err: BaseException) -> str | None:

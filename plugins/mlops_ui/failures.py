@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from mlops import storage
+from mlops.errors import find_in_chain
 
 #: S3 error codes that mean "these credentials may not read this bucket".
 DENIED_CODES = frozenset(
@@ -43,18 +44,6 @@ class Failure:
 
     status: int
     message: str
-
-
-def _find(err: BaseException, types: tuple[type[BaseException], ...]) -> BaseException | None:
-    """The first error of ``types`` in ``err`` or its causes (a library error may wrap one), else ``None``."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, types):
-            return current
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def endpoint_name(endpoint: str | None) -> str:
@@ -82,7 +71,7 @@ def s3_failure(err: BaseException, *, bucket: str, endpoint: str | None, conn_id
 
     where = endpoint_name(endpoint)
     conn = f"the Airflow connection {conn_id!r}"
-    found: ClientError | None = _find(err, (ClientError,))  # type: ignore[assignment]
+    found: ClientError | None = find_in_chain(err, (ClientError,))  # type: ignore[assignment]
     error = found.response.get("Error", {}) if found is not None else {}
     code = str(error.get("Code") or "")
     status = int(found.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) if found else 0
@@ -110,7 +99,7 @@ def s3_failure(err: BaseException, *, bucket: str, endpoint: str | None, conn_id
             f"{getattr(found, 'operation_name', '?')}); check the credentials of {conn} and that they may list and read "
             "this bucket.",
         )
-    if _find(err, (NoCredentialsError, PartialCredentialsError)) is not None:
+    if find_in_chain(err, (NoCredentialsError, PartialCredentialsError)) is not None:
         return Failure(
             503,
             f"No AWS credentials to read bucket {bucket!r} at S3 endpoint {where}; set the login and "

@@ -15,10 +15,11 @@ from mlops.errors import ConfigError
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "include" / "configs"
 
 
-def _write(tmp_path: Path, mutate) -> Path:
-    raw = yaml.safe_load((CONFIG_DIR / "credit.yaml").read_text())
+def _write(tmp_path: Path, mutate, source: str = "credit", name: str = "broken") -> Path:
+    """A copy of the shipped ``source`` config, changed by ``mutate``, as ``tmp_path/<name>.yaml``."""
+    raw = yaml.safe_load((CONFIG_DIR / f"{source}.yaml").read_text())
     mutate(raw)
-    path = tmp_path / "broken.yaml"
+    path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
 
@@ -209,11 +210,7 @@ def test_config_dir_can_move(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- metric names by number of classes
 def _write_wine(tmp_path: Path, mutate) -> Path:
-    raw = yaml.safe_load((CONFIG_DIR / "wine.yaml").read_text())
-    mutate(raw)
-    path = tmp_path / "wine.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    return _write(tmp_path, mutate, source="wine", name="wine")
 
 
 def test_a_multiclass_config_gates_on_multiclass_metrics(tmp_path):
@@ -322,6 +319,6 @@ def test_messages_name_the_config_file_under_mlops_config_dir(tmp_path, monkeypa
     assert config_label("credit") == "include/configs/credit.yaml"
     monkeypatch.setenv("MLOPS_CONFIG_DIR", str(tmp_path))
     assert config_label("credit") == str(tmp_path / "credit.yaml")
-    cfg = load_dataset_config(Path(__file__).resolve().parents[3] / "include/configs/credit.yaml")
+    cfg = load_dataset_config(CONFIG_DIR / "credit.yaml")
     with pytest.raises(ConfigError, match=re.escape(str(tmp_path / "credit.yaml"))):
         sensitive_groups(cfg, pd.DataFrame({"other": [1, 2]}), "region")

@@ -30,11 +30,12 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.bases.branch import BaseBranchOperator
 
+from mlops.config import RESERVED_NAME
 from mlops.storage import DEFAULT_BUCKET
 from mlops_operators.common import fail_fast_on_bad_input, s3_client
 
 #: The ``dataset`` Param value that means "every configured dataset, one run each".
-ALL_DATASETS = "all"
+ALL_DATASETS = RESERVED_NAME
 PLAN_TASK_ID = "plan_fan_out"
 FAN_OUT_TASK_ID = "fan_out"
 

@@ -17,11 +17,8 @@ from pathlib import Path
 
 from mlops import storage
 from mlops.cli import EXIT_OK, add_json_flag, emit
-from mlops.config import config_path, load_dataset_config, parse_dataset_config
+from mlops.config import RESERVED_NAME, config_path, load_dataset_config, parse_dataset_config
 from mlops.errors import ConfigError
-
-#: Names the DAGs' ``dataset`` Param gives another meaning (``all``: fan out to every dataset).
-RESERVED_NAMES = frozenset({"all"})
 
 
 def register(sub) -> None:
@@ -74,7 +71,7 @@ def run(args) -> int:
         raise ConfigError(
             f"Dataset name {args.name!r} must be lower case letters, digits and _, starting with a letter."
         )
-    if args.name in RESERVED_NAMES:
+    if args.name == RESERVED_NAME:
         raise ConfigError(
             f"Dataset name {args.name!r} is reserved: the DAGs' dataset Param uses it for every dataset. "
             "Pick another name."
